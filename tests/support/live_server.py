@@ -1,0 +1,95 @@
+"""A real Pairpad server process on a free loopback port (STYLE.md: Datasette-style live
+tests). Waits for `/health` with a deadline instead of sleeping."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    proc: subprocess.Popen[bytes]
+    port: int
+    db: Path
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.05)  # polling interval of a deadline wait, not a synchronization sleep
+    raise TimeoutError(f"server at {url} not healthy within {deadline_s}s")
+
+
+def launch(db: Path, log: Path, port: int | None = None, env: dict[str, str] | None = None) -> LiveServer:
+    port = port or free_port()
+    full_env = {**os.environ, "PAIRPAD_ADMIN_TOKEN": "test-admin-token", **(env or {})}
+    # Coverage of subprocesses: pytest-cov sets COV_CORE_* vars that the child inherits.
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+             "--db", str(db)],
+            cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(proc=proc, port=port, db=db, log=log)
+    try:
+        wait_healthy(server.url, proc)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return server
+
+
+@contextmanager
+def live_server(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    server = launch(tmp_path / "pairpad.db", tmp_path / "server.log", env=env)
+    try:
+        yield server
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
