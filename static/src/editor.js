@@ -1,0 +1,95 @@
+// The editor's extensions: CodeMirror 6 with Python, collab, remote cursors and our keys.
+// Colors come from CSS variables (theme.css), so light and dark follow prefers-color-scheme.
+import { EditorState, Prec } from "@codemirror/state";
+import {
+  EditorView, crosshairCursor, drawSelection, dropCursor, highlightActiveLine,
+  highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers, rectangularSelection,
+} from "@codemirror/view";
+import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import {
+  HighlightStyle, bracketMatching, foldGutter, foldKeymap, indentOnInput, indentUnit, syntaxHighlighting,
+} from "@codemirror/language";
+import { python } from "@codemirror/lang-python";
+import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
+import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
+import { collab } from "@codemirror/collab";
+import { tags as t } from "@lezer/highlight";
+import { presenceField } from "./presence.js";
+
+const highlight = HighlightStyle.define([
+  { tag: [t.keyword, t.controlKeyword, t.definitionKeyword, t.moduleKeyword, t.operatorKeyword], color: "var(--tok-keyword)" },
+  { tag: [t.string, t.special(t.string)], color: "var(--tok-string)" },
+  { tag: [t.number, t.bool, t.null, t.atom], color: "var(--tok-number)" },
+  { tag: [t.comment, t.lineComment, t.blockComment], color: "var(--tok-comment)", fontStyle: "italic" },
+  { tag: [t.function(t.variableName), t.function(t.definition(t.variableName))], color: "var(--tok-function)" },
+  { tag: [t.definition(t.className), t.className], color: "var(--tok-class)" },
+  { tag: [t.self, t.special(t.variableName)], color: "var(--tok-self)" },
+  { tag: [t.propertyName, t.function(t.propertyName)], color: "var(--tok-property)" },
+  { tag: [t.operator, t.punctuation, t.bracket], color: "var(--tok-operator)" },
+  { tag: t.meta, color: "var(--tok-meta)" },
+  { tag: t.invalid, color: "var(--tok-invalid)" },
+]);
+
+const theme = EditorView.theme({
+  "&": { height: "100%", color: "var(--fg)", backgroundColor: "var(--editor-bg)" },
+  ".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "1.55" },
+  ".cm-content": { caretColor: "var(--caret)", padding: "8px 0" },
+  ".cm-cursor, .cm-dropCursor": { borderLeftColor: "var(--caret)", borderLeftWidth: "2px" },
+  "&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground, .cm-content ::selection":
+    { backgroundColor: "var(--selection)" },
+  ".cm-gutters": { backgroundColor: "var(--gutter-bg)", color: "var(--muted)", border: "none", borderRight: "1px solid var(--border)" },
+  ".cm-activeLine": { backgroundColor: "var(--active-line)" },
+  ".cm-activeLineGutter": { backgroundColor: "var(--active-line)", color: "var(--fg)" },
+  "&.cm-focused .cm-matchingBracket": { backgroundColor: "var(--bracket-match)", outline: "1px solid var(--accent)" },
+  "&.cm-focused .cm-nonmatchingBracket": { backgroundColor: "var(--bracket-bad)" },
+  ".cm-selectionMatch": { backgroundColor: "var(--selection-match)" },
+  ".cm-searchMatch": { backgroundColor: "var(--search-match)", outline: "1px solid var(--accent)" },
+  ".cm-panels": { backgroundColor: "var(--panel-bg)", color: "var(--fg)" },
+  ".cm-panels.cm-panels-bottom": { borderTop: "1px solid var(--border)" },
+  ".cm-tooltip": { backgroundColor: "var(--panel-bg)", color: "var(--fg)", border: "1px solid var(--border)", borderRadius: "6px" },
+  ".cm-tooltip-autocomplete > ul > li[aria-selected]": { backgroundColor: "var(--accent)", color: "var(--accent-fg)" },
+  ".cm-completionDetail": { color: "var(--muted)", fontStyle: "normal", marginLeft: "1em" },
+  ".cm-foldPlaceholder": { backgroundColor: "var(--active-line)", border: "1px solid var(--border)", color: "var(--muted)" },
+});
+
+/**
+ * @param {{doc: string, version: number, clientId: string, onRun: () => void,
+ *          completionSource: Function, onUpdate: (update) => void}} options
+ */
+export function createEditorState({ doc, version, clientId, onRun, completionSource, onUpdate }) {
+  return EditorState.create({
+    doc,
+    extensions: [
+      lineNumbers(),
+      highlightActiveLineGutter(),
+      highlightSpecialChars(),
+      history(),
+      foldGutter(),
+      drawSelection(),
+      dropCursor(),
+      EditorState.allowMultipleSelections.of(true),
+      indentOnInput(),
+      indentUnit.of("    "),
+      EditorState.tabSize.of(4),
+      syntaxHighlighting(highlight),
+      bracketMatching(),
+      closeBrackets(),
+      autocompletion({ override: [completionSource], icons: true }),
+      rectangularSelection(),
+      crosshairCursor(),
+      highlightActiveLine(),
+      highlightSelectionMatches(),
+      Prec.highest(keymap.of([{ key: "Mod-Enter", run: () => (onRun(), true), preventDefault: true }])),
+      keymap.of([
+        ...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap,
+        ...foldKeymap, ...completionKeymap, indentWithTab,
+      ]),
+      python(),
+      theme,
+      collab({ startVersion: version, clientID: clientId }),
+      presenceField,
+      EditorView.contentAttributes.of({ "aria-label": "Python code" }),
+      EditorView.updateListener.of(onUpdate),
+    ],
+  });
+}

@@ -1,0 +1,17 @@
+// Entry point: one page for `/` (landing) and `/r/{roomId}` (room), chosen by the path.
+import "./theme.css";
+import { roomIdFromPath } from "./ids.js";
+import { startLanding } from "./landing.js";
+import { startRoom } from "./room.js";
+
+const root = document.getElementById("app");
+root.removeAttribute("aria-busy");
+const path = location.pathname;
+const roomId = roomIdFromPath(path);
+if (roomId) {
+  startRoom(root, roomId);
+} else if (path === "/" || path === "/index.html") {
+  startLanding(root);
+} else {
+  startLanding(root, { notice: `Nothing lives at ${path}. Create a room or join one.` });
+}

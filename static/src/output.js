@@ -1,0 +1,98 @@
+// The output panel: a run's stdout and stderr as they stream (styled apart), then its status,
+// duration and the version that ran (PROTOCOL.md: execution_lock / _output / _result).
+import { h } from "./dom.js";
+
+const STATUS_TEXT = {
+  ok: "Finished",
+  error: "Failed",
+  timeout: "Timed out",
+  killed: "Killed",
+  stopped: "Stopped",
+};
+
+export class OutputPanel {
+  constructor() {
+    this.log = h("pre", {
+      class: "output-log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-label": "Program output",
+      tabindex: "0",
+    });
+    this.status = h("p", { class: "output-status", role: "status", "aria-live": "polite" }, "Nothing has run yet.");
+    this.clearButton = h("button", { type: "button", class: "ghost small", onclick: () => this.clear() }, "Clear");
+    this.element = h(
+      "section",
+      { class: "output", "aria-labelledby": "output-heading" },
+      h("div", { class: "output-head" }, h("h2", { id: "output-heading" }, "Output"), this.status, this.clearButton),
+      this.log,
+    );
+    this.runId = null;
+    this.streamed = "";
+  }
+
+  clear() {
+    this.log.replaceChildren();
+    this.streamed = "";
+  }
+
+  append(stream, data) {
+    if (!data) return;
+    const last = this.log.lastElementChild;
+    if (last && last.dataset.stream === stream) {
+      last.append(data);
+    } else {
+      this.log.append(h("span", { class: `out-${stream}`, dataset: { stream } }, data));
+    }
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  // A run began (or was already running when we joined: then `lock.output` holds what it
+  // printed so far, without telling stdout from stderr).
+  started(lock) {
+    if (this.runId === lock.runId) return;
+    this.runId = lock.runId;
+    this.clear();
+    this.element.dataset.state = "running";
+    this.status.textContent = `Running version ${lock.version} for ${lock.name}…`;
+    if (lock.output) {
+      this.append("stdout", lock.output);
+      this.streamed = lock.output;
+    }
+  }
+
+  output(message) {
+    if (message.runId !== this.runId) return;
+    this.append(message.stream, message.data);
+    this.streamed += message.data;
+  }
+
+  // The result is authoritative: if what streamed differs from it (joined late, a batch lost
+  // to a reconnect), show the result's own text.
+  finished(result, { fresh = true } = {}) {
+    const replace = !fresh || result.runId !== this.runId || this.streamed !== (result.output ?? "");
+    this.runId = result.runId;
+    if (replace) {
+      this.clear();
+      if (result.stdout) this.append("stdout", result.stdout);
+      if (result.stderr) this.append("stderr", result.stderr);
+      if (!result.stdout && !result.stderr && result.output) this.append("stdout", result.output);
+    }
+    if (result.truncated) this.log.append(h("span", { class: "out-note" }, "\n[output truncated]"));
+    this.element.dataset.state = result.status;
+    const label = STATUS_TEXT[result.status] || result.status;
+    const exit = result.exitCode === null || result.exitCode === undefined ? "" : `, exit code ${result.exitCode}`;
+    const who = result.name ? ` · run by ${result.name}` : "";
+    this.status.textContent = `${label} in ${formatDuration(result.durationMs)} · version ${result.version}${exit}${who}`;
+  }
+
+  note(text) {
+    this.status.textContent = text;
+  }
+}
+
+export function formatDuration(ms) {
+  if (typeof ms !== "number") return "?";
+  if (ms < 1000) return `${ms} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}

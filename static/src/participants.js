@@ -1,0 +1,58 @@
+// The participant list (PROTOCOL.md: `Participant`, participant_joined / participant_left).
+import { h } from "./dom.js";
+
+export class ParticipantList {
+  constructor(selfId) {
+    this.selfId = selfId;
+    this.people = new Map();
+    this.list = h("ul", { class: "people", "aria-label": "Participants" });
+    this.count = h("span", { class: "count" });
+    this.element = h(
+      "section",
+      { class: "people-panel", "aria-labelledby": "people-heading" },
+      h("h2", { id: "people-heading" }, "People ", this.count),
+      this.list,
+    );
+  }
+
+  get(clientId) {
+    return this.people.get(clientId);
+  }
+
+  reset(participants, self) {
+    this.people = new Map();
+    for (const p of participants || []) this.people.set(p.clientId, p);
+    if (self && !this.people.has(self.clientId)) this.people.set(self.clientId, self);
+    this.render();
+  }
+
+  join(participant) {
+    this.people.set(participant.clientId, { ...this.people.get(participant.clientId), ...participant });
+    this.render();
+  }
+
+  leave(clientId) {
+    this.people.delete(clientId);
+    this.render();
+  }
+
+  render() {
+    const sorted = [...this.people.values()].sort((a, b) => {
+      if (a.clientId === this.selfId) return -1;
+      if (b.clientId === this.selfId) return 1;
+      return (a.name || "").localeCompare(b.name || "");
+    });
+    this.list.replaceChildren(
+      ...sorted.map((p) =>
+        h(
+          "li",
+          { class: "person", dataset: { clientId: p.clientId } },
+          h("span", { class: "swatch", style: `--peer-color: ${p.color || "gray"}`, "aria-hidden": "true" }),
+          h("span", { class: "person-name" }, p.name || "Anonymous"),
+          p.clientId === this.selfId ? h("span", { class: "you" }, "(you)") : null,
+        ),
+      ),
+    );
+    this.count.textContent = `(${this.people.size})`;
+  }
+}

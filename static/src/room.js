@@ -1,0 +1,447 @@
+// The room page: wires the socket, the collab sync, the editor, presence, output and the
+// participant list together. Each of those lives in its own module; this one only routes.
+import { EditorView } from "@codemirror/view";
+import { ApiError, getRoom } from "./api.js";
+import { Connection, socketUrl } from "./connection.js";
+import { CollabSync } from "./collab.js";
+import { serverCompletionSource } from "./completion.js";
+import { copyText, h } from "./dom.js";
+import { createEditorState } from "./editor.js";
+import { newClientId } from "./ids.js";
+import { OutputPanel } from "./output.js";
+import { ParticipantList } from "./participants.js";
+import { removeRemoteCursor, setRemoteCursor } from "./presence.js";
+import { rememberRoom, storeName, storedName } from "./storage.js";
+
+const NAME_MAX = 64;
+
+const FATAL = {
+  4400: ["The server refused this name", "Your display name or this page's client id was not accepted. Pick another name and join again."],
+  4404: ["Room not found", "There is no room at this address. Check the link, or create a new room."],
+  4409: ["Opened somewhere else", "This editor was replaced by a newer connection with the same id. Reload to join again here."],
+  4410: ["This room was deleted", "An administrator deleted this room. Its code is no longer on the server."],
+};
+
+export function startRoom(root, roomId) {
+  const fromUrl = (new URLSearchParams(location.search).get("name") || "").trim();
+  const name = fromUrl || storedName();
+  if (name) {
+    new Room(root, roomId, name.slice(0, NAME_MAX)).start();
+  } else {
+    askName(root, (chosen) => {
+      storeName(chosen);
+      new Room(root, roomId, chosen).start();
+    });
+  }
+}
+
+function askName(root, done) {
+  const input = h("input", { id: "display-name", name: "name", required: true, maxlength: NAME_MAX, autocomplete: "nickname" });
+  const form = h(
+    "form",
+    {
+      class: "card name-card",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const value = input.value.trim();
+        if (value) done(value);
+      },
+    },
+    h("h1", {}, "Join the room"),
+    h("p", { class: "muted" }, "Pick the name the others will see next to your cursor."),
+    h("label", { for: "display-name" }, "Your name"),
+    input,
+    h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Join"), h("a", { href: "/" }, "Back to Pairpad")),
+  );
+  root.replaceChildren(h("main", { class: "center" }, form));
+  input.focus();
+}
+
+class Room {
+  constructor(root, roomId, name) {
+    this.root = root;
+    this.roomId = roomId;
+    this.name = name;
+    this.clientId = newClientId();
+    this.roomName = "";
+    this.view = null;
+    this.lock = null;
+    this.runQueued = false;
+    this.pendingCursors = new Map(); // clientId -> {version, anchor, head}
+    this.completionRequests = new Map(); // id -> resolve
+    this.nextRequestId = 1;
+    this.limits = {};
+    this.fatal = false;
+
+    this.sync = new CollabSync({
+      send: (msg) => this.connection.send(msg),
+      fetchRoom: () => getRoom(this.roomId),
+      reset: (room) => this.resetFromRoom(room),
+      onHistoryGone: (text) => this.showKeptText(text),
+      onResyncFailed: (err) => this.resyncFailed(err),
+      onChange: () => this.renderSyncState(),
+    });
+    this.sync.onAdvance(() => this.flushPendingCursors());
+    this.connection = new Connection(socketUrl(roomId, this.clientId, name), {
+      onMessage: (msg) => this.onMessage(msg),
+      onState: (state) => this.onConnectionState(state),
+      onClose: () => this.onSocketClosed(),
+    });
+    this.output = new OutputPanel();
+    this.people = new ParticipantList(this.clientId);
+    this.buildPage();
+  }
+
+  start() {
+    this.connection.start();
+    // The room's name is not in `init`: ask REST, for the title and the download's file name.
+    getRoom(this.roomId).then(
+      (room) => this.setRoomName(room.name),
+      (err) => {
+        if (!(err instanceof ApiError && err.status === 404)) console.warn("pairpad: room details unavailable", err.message);
+      },
+    );
+  }
+
+  // ---- page -------------------------------------------------------------------------------
+
+  buildPage() {
+    this.title = h("h1", { class: "room-title" }, "Room");
+    this.connBadge = h("span", { class: "conn", role: "status", "aria-live": "polite", dataset: { state: "connecting" } }, "Connecting…");
+    this.runButton = h("button", { type: "button", class: "primary", onclick: () => this.requestRun(), title: "Run (Ctrl/Cmd+Enter)", "aria-keyshortcuts": "Control+Enter Meta+Enter" },
+      h("span", { "aria-hidden": "true" }, "▶ "), "Run");
+    this.stopButton = h("button", { type: "button", class: "danger", disabled: true, onclick: () => this.requestStop() },
+      h("span", { "aria-hidden": "true" }, "■ "), "Stop");
+    this.copyButton = h("button", { type: "button", onclick: () => this.copyLink() }, "Copy link");
+    this.downloadButton = h("button", { type: "button", onclick: () => this.download() }, "Download .py");
+    this.banner = h("div", { class: "lock-banner", role: "status", "aria-live": "polite", hidden: true });
+    this.notice = h("div", { class: "notice", role: "alert", hidden: true });
+    this.editorHost = h("div", { class: "editor-host" }, h("p", { class: "loading muted" }, "Loading the room…"));
+    this.page = h(
+      "div",
+      { class: "room-page", dataset: { conn: "connecting", pending: "0", version: "" } },
+      h("header", { class: "topbar" },
+        h("a", { class: "brand", href: "/", "aria-label": "Pairpad home" }, h("span", { class: "logo", "aria-hidden": "true" }, "⟨⟩"), "Pairpad"),
+        this.title,
+        this.connBadge,
+        h("div", { class: "actions" }, this.runButton, this.stopButton, this.copyButton, this.downloadButton)),
+      this.banner,
+      this.notice,
+      h("main", { class: "room-main" },
+        h("section", { class: "editor-pane", "aria-label": "Code editor" }, this.editorHost),
+        h("aside", { class: "side" }, this.people.element, this.roomInfo()),
+        this.output.element),
+    );
+    this.root.replaceChildren(this.page);
+  }
+
+  roomInfo() {
+    this.info = h("p", { class: "muted small room-info" });
+    return h("section", { class: "info-panel", "aria-label": "Room details" }, this.info,
+      h("p", { class: "muted small" }, "Tip: Ctrl/Cmd+Enter runs, Ctrl/Cmd+F searches, Ctrl+Space completes."));
+  }
+
+  setRoomName(name) {
+    this.roomName = name || "";
+    this.title.textContent = this.roomName || "Untitled room";
+    document.title = `${this.roomName || "Room"} · Pairpad`;
+    rememberRoom(this.roomId, this.roomName);
+  }
+
+  showNotice(text) {
+    this.notice.hidden = !text;
+    this.notice.replaceChildren(text ? h("span", {}, text) : "", text ? h("button", { type: "button", class: "ghost small", "aria-label": "Dismiss", onclick: () => this.showNotice("") }, "×") : "");
+  }
+
+  renderSyncState() {
+    if (!this.view) return;
+    const pending = this.sync.unconfirmedCount;
+    this.page.dataset.pending = String(pending);
+    this.page.dataset.version = String(this.sync.synced);
+    if (this.fatal) return;
+    if (this.sync.resyncing) this.setBadge("syncing", "Reloading the room…");
+    else if (this.sync.online) this.setBadge("online", pending ? "Saving…" : "Connected");
+    this.renderRunState();
+  }
+
+  setBadge(state, text) {
+    this.connBadge.dataset.state = state;
+    this.connBadge.textContent = text;
+    this.page.dataset.conn = state;
+  }
+
+  renderRunState() {
+    const locked = this.lock !== null;
+    this.runButton.disabled = locked || this.runQueued || this.fatal;
+    this.runButton.lastChild.textContent = this.runQueued ? "Run (waiting to sync)" : "Run";
+    this.stopButton.disabled = !locked || this.fatal;
+    this.banner.hidden = !locked;
+    if (locked) {
+      const who = this.lock.clientId === this.clientId ? "You are" : `${this.lock.name || "Someone"} is`;
+      this.banner.textContent = `${who} running version ${this.lock.version}. Run is locked until it finishes.`;
+    }
+  }
+
+  // ---- connection -------------------------------------------------------------------------
+
+  onConnectionState(state) {
+    if (state.status === "online") return; // the badge follows the sync state from `init` on
+    if (state.status === "closed") {
+      this.showFatal(state.code);
+      return;
+    }
+    if (state.status === "waiting") {
+      const seconds = Math.max(1, Math.round(state.retryInMs / 1000));
+      const full = state.code === 4429 ? "Room is full. " : "";
+      this.setBadge("offline", `${full}Offline — retrying in ${seconds} s`);
+    } else {
+      this.setBadge("connecting", state.status === "reconnecting" ? "Reconnecting…" : "Connecting…");
+    }
+  }
+
+  onSocketClosed() {
+    this.sync.disconnected();
+    for (const resolve of this.completionRequests.values()) resolve(null);
+    this.completionRequests.clear();
+  }
+
+  onMessage(msg) {
+    switch (msg.type) {
+      case "init": return this.onInit(msg);
+      case "code_update": return this.sync.receive(msg);
+      case "participant_joined": return this.people.join(msg.participant);
+      case "participant_left":
+        this.people.leave(msg.clientId);
+        this.pendingCursors.delete(msg.clientId);
+        if (this.view) this.view.dispatch({ effects: removeRemoteCursor.of(msg.clientId) });
+        return undefined;
+      case "cursor": return this.queueCursor(msg.clientId, msg.version, msg.anchor, msg.head);
+      case "execution_lock": return this.onLock(msg);
+      case "execution_output": return this.output.output(msg);
+      case "execution_result": return this.onResult(msg);
+      case "completions": return this.resolveCompletion(msg.id, msg);
+      case "pong": return undefined;
+      case "error": return this.onError(msg);
+      default:
+        console.warn("pairpad: unknown message type", msg.type);
+        return undefined;
+    }
+  }
+
+  onInit(msg) {
+    const first = this.view === null;
+    this.limits = msg.limits || {};
+    if (first) {
+      this.view = new EditorView({ state: this.makeState(msg.code, msg.version), parent: this.editorHost });
+      this.editorHost.querySelector(".loading")?.remove();
+      this.sync.attach(this.view);
+      this.view.focus();
+    }
+    this.selfColor = msg.color;
+    this.people.reset(msg.participants, { clientId: this.clientId, name: this.name, color: msg.color, cursor: null });
+    this.info.textContent = `Room ${this.roomId} · Python`;
+    if (!this.roomName) rememberRoom(this.roomId, "");
+    this.sync.connected(first);
+    this.setParticipantCursors(msg.participants, msg.version);
+    if (msg.lastRun && !msg.lock) this.output.finished(msg.lastRun, { fresh: false });
+    this.lock = null;
+    if (msg.lock) this.onLock(msg.lock);
+    this.renderSyncState();
+  }
+
+  makeState(code, version) {
+    return createEditorState({
+      doc: code,
+      version,
+      clientId: this.clientId,
+      onRun: () => this.requestRun(),
+      completionSource: serverCompletionSource(this.sync, (req, signal) => this.requestCompletion(req, signal)),
+      onUpdate: (update) => this.sync.localUpdate(update),
+    });
+  }
+
+  // After history_gone or a refused push: the room as the server has it, fresh history.
+  resetFromRoom(room) {
+    this.view.setState(this.makeState(room.code, room.version));
+    this.setRoomName(room.name);
+    this.pendingCursors.clear();
+    this.setParticipantCursors(room.participants, room.version);
+    this.showNotice("Your editor was reloaded from the server's copy of the room.");
+  }
+
+  resyncFailed(err) {
+    if (err instanceof ApiError && err.status === 404) {
+      this.showFatal(4404);
+    } else {
+      this.showNotice(`Could not reload the room: ${err.message}`);
+    }
+  }
+
+  onError(msg) {
+    if (msg.id !== undefined && this.completionRequests.has(msg.id)) {
+      this.resolveCompletion(msg.id, null);
+      return;
+    }
+    if (this.sync.handleError(msg)) {
+      if (msg.code === "rate_limited") this.showNotice("Slow down a little: the server is rate-limiting this editor.");
+      return;
+    }
+    switch (msg.code) {
+      case "room_locked":
+        if (msg.lock) this.onLock(msg.lock);
+        this.showNotice(`${msg.lock?.name || "Someone"} is already running the code; wait for it to finish or stop it.`);
+        break;
+      case "busy":
+        this.showNotice(`The server is busy running other code. Try again in ${Math.ceil((msg.retryAfterMs || 1000) / 1000)} s.`);
+        break;
+      case "unknown_run":
+        this.lock = null;
+        this.renderRunState();
+        this.showNotice("That run had already finished.");
+        break;
+      default:
+        console.warn("pairpad: server error", msg);
+        this.showNotice(`Server error (${msg.code}): ${msg.message}`);
+    }
+  }
+
+  // ---- presence ---------------------------------------------------------------------------
+
+  setParticipantCursors(participants, version) {
+    for (const p of participants || []) {
+      if (p.cursor) this.queueCursor(p.clientId, version, p.cursor.anchor, p.cursor.head);
+    }
+  }
+
+  queueCursor(clientId, version, anchor, head) {
+    if (clientId === this.clientId) return;
+    this.pendingCursors.set(clientId, { version, anchor, head });
+    this.flushPendingCursors();
+  }
+
+  // Cursors are valid at their message's version: map them to our document once we have it.
+  flushPendingCursors() {
+    if (!this.view || !this.pendingCursors.size) return;
+    const effects = [];
+    for (const [clientId, c] of this.pendingCursors) {
+      if (c.version > this.sync.synced) continue; // not there yet: wait for the updates
+      this.pendingCursors.delete(clientId);
+      const anchor = this.sync.mapFromVersion(c.anchor, c.version);
+      const head = this.sync.mapFromVersion(c.head, c.version);
+      if (anchor === null || head === null) continue; // too old to place
+      const person = this.people.get(clientId) || {};
+      effects.push(setRemoteCursor.of({ clientId, name: person.name || "Anonymous", color: person.color || "#888", anchor, head }));
+    }
+    if (effects.length) this.view.dispatch({ effects });
+  }
+
+  // ---- completions ------------------------------------------------------------------------
+
+  requestCompletion({ version, position }, signal) {
+    return new Promise((resolve) => {
+      const id = `c${this.nextRequestId++}`;
+      if (!this.connection.send({ type: "complete", id, version, position })) {
+        resolve(null);
+        return;
+      }
+      this.completionRequests.set(id, resolve);
+      signal.addEventListener("abort", () => this.resolveCompletion(id, null));
+    });
+  }
+
+  resolveCompletion(id, reply) {
+    const resolve = this.completionRequests.get(id);
+    if (!resolve) return;
+    this.completionRequests.delete(id);
+    resolve(reply);
+  }
+
+  // ---- runs -------------------------------------------------------------------------------
+
+  // `run` runs the server's document: send it only once our own edits are confirmed.
+  async requestRun() {
+    if (!this.view || this.runQueued || this.fatal) return;
+    if (this.lock) {
+      this.showNotice(`${this.lock.name || "Someone"} is already running the code.`);
+      return;
+    }
+    this.runQueued = true;
+    this.renderRunState();
+    await this.sync.whenSettled();
+    this.runQueued = false;
+    if (!this.connection.send({ type: "run" })) this.showNotice("Not connected: the run was not sent.");
+    this.renderRunState();
+  }
+
+  requestStop() {
+    if (this.lock) this.connection.send({ type: "stop", runId: this.lock.runId });
+  }
+
+  onLock(lock) {
+    this.lock = lock;
+    this.output.started(lock);
+    this.renderRunState();
+  }
+
+  onResult(result) {
+    this.output.finished(result);
+    if (this.lock && this.lock.runId === result.runId) this.lock = null;
+    this.renderRunState();
+  }
+
+  // ---- actions ----------------------------------------------------------------------------
+
+  async copyLink() {
+    const link = `${location.origin}/r/${encodeURIComponent(this.roomId)}`;
+    const ok = await copyText(link);
+    this.copyButton.textContent = ok ? "Link copied" : "Copy failed";
+    setTimeout(() => { this.copyButton.textContent = "Copy link"; }, 2000);
+  }
+
+  download() {
+    if (!this.view) return;
+    const base = (this.roomName || this.roomId).replace(/[^\w.-]+/g, "_").replace(/^_+|_+$/g, "") || "pairpad";
+    const blob = new Blob([this.view.state.doc.toString()], { type: "text/x-python" });
+    const url = URL.createObjectURL(blob);
+    const link = h("a", { href: url, download: base.endsWith(".py") ? base : `${base}.py` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 0);
+  }
+
+  // history_gone: our unsent edits could not be merged; hand them over before reloading.
+  showKeptText(text) {
+    const area = h("textarea", { id: "kept-text", readonly: true, rows: 14, spellcheck: "false" });
+    area.value = text;
+    const copy = h("button", { type: "button", class: "primary", onclick: async () => {
+      copy.textContent = (await copyText(text)) ? "Copied" : "Copy failed";
+    } }, "Copy my text");
+    const dialog = h("dialog", { class: "kept-dialog", "aria-labelledby": "kept-heading" },
+      h("h2", { id: "kept-heading" }, "Your latest edits could not be synced"),
+      h("p", {}, "The server no longer has the history needed to merge them, so the room was reloaded from its copy. Here is your text as you had it: copy what you need."),
+      h("label", { for: "kept-text" }, "Your text"),
+      area,
+      h("div", { class: "row" }, copy, h("button", { type: "button", onclick: () => dialog.close() }, "Close")));
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  showFatal(code) {
+    this.fatal = true;
+    this.renderRunState();
+    const [heading, text] = FATAL[code] || ["Disconnected", `The connection was closed (code ${code}).`];
+    this.setBadge("closed", heading);
+    const actions = [h("a", { class: "button primary", href: "/" }, "Back to Pairpad")];
+    if (code === 4409 || code === 4400) actions.push(h("button", { type: "button", onclick: () => location.reload() }, "Reload"));
+    if (this.view && code === 4410) {
+      const text2 = this.view.state.doc.toString();
+      const copy = h("button", { type: "button", onclick: async () => { copy.textContent = (await copyText(text2)) ? "Copied" : "Copy failed"; } }, "Copy the code");
+      actions.push(copy);
+    }
+    const card = h("div", { class: "card fatal", role: "alert", dataset: { code: String(code) } },
+      h("h2", {}, heading), h("p", {}, text), h("div", { class: "row" }, ...actions));
+    this.page.querySelector(".room-main").replaceChildren(h("div", { class: "center" }, card));
+  }
+}

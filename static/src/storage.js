@@ -1,0 +1,49 @@
+// What the browser remembers between visits: the display name and the recently opened rooms.
+// localStorage can be unavailable (private modes, blocked storage): then nothing is remembered.
+const NAME_KEY = "pairpad.name";
+const RECENT_KEY = "pairpad.recentRooms";
+const RECENT_MAX = 8;
+
+function read(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function write(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Storage refused (quota or policy): the app works without remembering.
+  }
+}
+
+export function storedName() {
+  return (read(NAME_KEY) || "").trim();
+}
+
+export function storeName(name) {
+  write(NAME_KEY, name.trim());
+}
+
+// [{roomId, name, visitedAt}] most recent first.
+export function recentRooms() {
+  try {
+    const list = JSON.parse(read(RECENT_KEY) || "[]");
+    return Array.isArray(list) ? list.filter((r) => r && typeof r.roomId === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+export function rememberRoom(roomId, name) {
+  const rest = recentRooms().filter((r) => r.roomId !== roomId);
+  const entry = { roomId, name: name || "", visitedAt: new Date().toISOString() };
+  write(RECENT_KEY, JSON.stringify([entry, ...rest].slice(0, RECENT_MAX)));
+}
+
+export function forgetRoom(roomId) {
+  write(RECENT_KEY, JSON.stringify(recentRooms().filter((r) => r.roomId !== roomId)));
+}
