@@ -1,0 +1,129 @@
+"""The app factory: routes, middleware, and the lifespan that opens the store and starts the
+execution and completion services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from editor_core.completion import CompletionEngine
+from editor_core.execution import ExecutionLimits, ExecutionService
+from server import admin, openapi, routes
+from server.config import Settings
+from server.errors import EXCEPTION_HANDLERS, error_body
+from server.hub import Hub
+from server.logs import RequestLog
+from server.metrics import Metrics
+from server.services import Services
+from server.store import Store
+from server.ws import websocket_endpoint
+
+log = logging.getLogger("pairpad")
+
+DIST = Path(__file__).resolve().parent.parent / "static" / "dist"
+
+
+def package_version() -> str:
+    try:
+        return version("pairpad")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+async def editor_page(request: Request) -> Response:
+    index = DIST / "index.html"
+    if not index.is_file():
+        return JSONResponse(error_body("editor_not_built",
+                                       "the web editor is not built; run scripts/build_editor"),
+                            503)
+    return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+
+def execution_limits(settings: Settings) -> ExecutionLimits:
+    return ExecutionLimits(
+        wall_time_s=settings.run_timeout_seconds,
+        cpu_time_s=max(1, int(settings.run_timeout_seconds + 0.999)),
+        memory_bytes=settings.run_memory_mb * 2**20,
+        output_bytes=settings.run_output_bytes,
+        max_code_bytes=settings.max_code_length * 4,
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    metrics = Metrics()
+    spec = openapi.build(package_version())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        token = settings.admin_token
+        if not token:
+            token = secrets.token_urlsafe(24)
+            log.warning("event=admin.token_generated token=%s (set PAIRPAD_ADMIN_TOKEN to choose"
+                        " one)", token)
+        app.state.admin_token = token
+        store = await Store.open(settings.db, keyframe_interval=settings.keyframe_interval,
+                                 history=settings.history_updates)
+        execution = ExecutionService(execution_limits(settings),
+                                     max_concurrent=settings.run_concurrency,
+                                     max_queue=settings.run_queue)
+        completion = CompletionEngine(deadline_s=settings.completion_deadline_ms / 1000)
+        await asyncio.gather(execution.start(), completion.start())
+        hub = Hub(Services(settings, store, execution, completion, metrics))
+        app.state.hub = hub
+        interval = max(1.0, min(settings.unload_after_seconds / 2 or 60.0, 300.0))
+        sweeper = asyncio.create_task(hub.run_sweeper(interval), name="sweeper")
+        log.info("event=server.ready db=%s", settings.db)
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await hub.shutdown()
+            await asyncio.gather(execution.close(), completion.close())
+            await store.close()
+            log.info("event=server.stopped")
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(spec)
+
+    app_routes = [
+        Route("/", editor_page),
+        Route("/r/{room_id}", editor_page),
+        Route("/rooms", routes.create_room, methods=["POST"]),
+        Route("/rooms/{room_id}", routes.get_room),
+        Route("/autocomplete", routes.autocomplete, methods=["POST"]),
+        Route("/execute", routes.execute, methods=["POST"]),
+        Route("/admin/rooms", admin.list_rooms),
+        Route("/admin/rooms/{room_id}", admin.get_room),
+        Route("/admin/rooms/{room_id}", admin.delete_room, methods=["DELETE"]),
+        Route("/health", routes.health),
+        Route("/metrics", routes.metrics),
+        Route("/openapi.json", openapi_json),
+        WebSocketRoute("/ws/{room_id}/{client_id}", websocket_endpoint),
+        Mount("/assets", StaticFiles(directory=DIST / "assets", check_dir=False)),
+    ]
+    middleware = [Middleware(RequestLog, metrics=metrics)]
+    if settings.cors_origin_list:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"],
+        ))
+    app = Starlette(routes=app_routes, middleware=middleware,
+                    exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,75 @@
+"""`python -m server` and the `pairpad` console script.
+
+Every setting is a flag (`--max-participants`) and an environment variable
+(`PAIRPAD_MAX_PARTICIPANTS`); see server/config.py. SIGTERM or SIGINT: stop accepting, close
+WebSockets with 1001, flush the store, exit 0."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from server.app import create_app
+from server.config import Settings, env_name, field_types, from_sources, parse_value
+from server.logs import configure
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pairpad", description="Pairpad: a real-time collaborative Python editor server.",
+        epilog="Every option can also be set as the environment variable shown; a flag wins "
+               "over the environment, and an empty variable counts as unset.",
+    )
+    types = field_types()
+    defaults = Settings()
+    for f in fields(Settings):
+        kind = types[f.name]
+        default = getattr(defaults, f.name)
+        help_text = f"{f.metadata['help']} (default: {default!r}; env {env_name(f.name)})"
+
+        def convert(raw: str, kind: type = kind) -> Any:
+            return parse_value(kind, raw)
+
+        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None,
+                       type=convert, metavar=kind.__name__.upper(), help=help_text)
+    return p
+
+
+class Server(uvicorn.Server):
+    """uvicorn closes WebSockets with 1012 on shutdown; the contract says 1001. Close ours
+    first (the hub releases run locks and flushes the store), then let uvicorn finish."""
+
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        hub = getattr(self.app.state, "hub", None)
+        if hub is not None:
+            await hub.shutdown()
+        await super().shutdown(sockets)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    settings = from_sources(os.environ, vars(args))
+    configure(settings.log_level)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, ws="websockets-sansio",
+        ws_max_size=settings.max_message_bytes,
+        ws_per_message_deflate=settings.per_message_deflate, log_config=None,
+        access_log=False, lifespan="on", timeout_graceful_shutdown=10,
+        log_level=settings.log_level,
+    )
+    asyncio.run(Server(config, app).serve())

@@ -1,0 +1,112 @@
+"""One WebSocket peer: a bounded send queue drained by its own sender task (STYLE.md "One
+edit's journey", step 4). A broadcast only appends an already-encoded frame; a peer whose queue
+overflows is closed with 1013 (try again later) and never slows anyone else down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+log = logging.getLogger("pairpad.ws")
+
+CLOSE_TOO_SLOW = 1013
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up. Time is a parameter (habit 6)."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = float(max(burst, 1))
+        self.tokens = self.burst
+        self.stamp = now
+
+    def take(self, now: float) -> float:
+        """Take one token; returns 0 on success, else the seconds until one is available."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate if self.rate > 0 else 1.0
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, room_id: str, client_id: str, name: str,
+                 remote: str, connected_at: str, max_queue: int) -> None:
+        self.websocket = websocket
+        self.room_id = room_id
+        self.client_id = client_id
+        self.name = name
+        self.remote = remote
+        self.connected_at = connected_at
+        self._max_queue = max_queue
+        self._frames: deque[str] = deque()
+        self._wakeup = asyncio.Event()
+        self._close: tuple[int, str] | None = None
+        self.closed = asyncio.Event()  # set once the close frame went out (or could not)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def closing(self) -> bool:
+        return self._close is not None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._sender(), name=f"ws-send-{self.client_id}")
+
+    def send(self, frame: str) -> None:
+        """Queue an encoded frame; never waits. Overflow closes this connection alone."""
+        if self._close is not None:
+            return
+        if len(self._frames) >= self._max_queue:
+            log.warning("event=ws.too_slow room=%s client=%s queued=%d", self.room_id,
+                        self.client_id, len(self._frames))
+            self._frames.clear()
+            self.close(CLOSE_TOO_SLOW, "send queue full")
+            if self._task is not None:
+                self._task.cancel()  # it may be stuck writing to a peer that stopped reading
+            return
+        self._frames.append(frame)
+        self._wakeup.set()
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Send what is queued, then the close frame."""
+        if self._close is None:
+            self._close = (code, reason)
+            self._wakeup.set()
+
+    async def _sender(self) -> None:
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._frames:
+                    await self.websocket.send_text(self._frames.popleft())
+                if self._close is not None:
+                    await self.websocket.close(*self._close)
+                    return
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the peer is gone; the receive loop notices and cleans up
+        finally:
+            self.closed.set()
+
+    async def stop(self) -> None:
+        """Called by the endpoint once the receive loop ended."""
+        if self._task is None:
+            return
+        if self._task.done() or self._close is None:
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+            await asyncio.wait_for(self._task, timeout=2.0)
+        if self._close is not None and self._close[0] == CLOSE_TOO_SLOW:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.websocket.close(*self._close), timeout=1.0)
+
+
+def monotonic() -> float:
+    return time.monotonic()

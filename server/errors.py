@@ -1,0 +1,85 @@
+"""The one translation table from typed errors to the wire (STYLE.md habit 3).
+
+REST: `{"error": {"code", "message", "details"?}}` with the status the error class carries,
+plus `Retry-After` on 429 (PROTOCOL.md "Conventions"). WebSocket: an `error` frame with
+`code`, `message`, the request `id` when there was one, and the error's extra fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from editor_core.errors import Busy, PairpadError, RateLimited, ValidationFailed
+
+log = logging.getLogger("pairpad.errors")
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors without echoing the input back (it may be a user's code)."""
+    return [
+        {"loc": [str(p) for p in e["loc"]], "message": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def from_validation(exc: ValidationError) -> ValidationFailed:
+    return ValidationFailed("request does not match the schema",
+                            details=validation_details(exc))
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def error_response(exc: PairpadError) -> Response:
+    fields = dict(exc.fields)
+    details = fields.pop("details", None)
+    headers = {}
+    if isinstance(exc, Busy | RateLimited):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_ms / 1000)))
+    return JSONResponse(error_body(exc.code, exc.message, details), exc.status, headers=headers)
+
+
+def ws_error(exc: PairpadError, request_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
+    if request_id is not None:
+        frame["id"] = request_id
+    if isinstance(exc, Busy | RateLimited):
+        frame["retryAfterMs"] = exc.retry_after_ms
+    frame.update(exc.fields)
+    return frame
+
+
+async def handle_pairpad_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PairpadError)
+    return error_response(exc)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("event=http.unhandled path=%s", request.url.path)
+    return JSONResponse(error_body("internal_error", "internal server error"), 500)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    PairpadError: handle_pairpad_error,
+    HTTPException: handle_http_error,
+    Exception: handle_unexpected,
+}

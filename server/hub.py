@@ -1,0 +1,166 @@
+"""The rooms of this process: create, load on demand, unload when idle, delete, sweep.
+
+Loading replays at most `keyframe_interval` updates on top of the latest keyframe
+(server/store.py); the authority keeps `history_updates` of them for rebasing stale pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from editor_core.authority import Authority, Update
+from editor_core.changeset import ChangeSet
+from editor_core.errors import Busy, RoomNotFound
+from editor_core.positions import normalize_newlines, utf16_length
+from server.clock import iso, now_iso
+from server.room import Room
+from server.services import Services
+from server.store import RoomRecord
+
+log = logging.getLogger("pairpad.hub")
+
+ROOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class Hub:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.rooms: dict[str, Room] = {}
+        self._loading: dict[str, asyncio.Task[Room | None]] = {}
+
+    @property
+    def settings(self) -> Any:
+        return self.services.settings
+
+    async def create(self, name: str | None, code: str) -> Room:
+        store = self.services.store
+        if await store.count_rooms() >= self.settings.max_rooms:
+            raise Busy("the room limit is reached", retry_after_ms=60_000)
+        text = normalize_newlines(code)
+        created = now_iso()
+        # 128 bits of randomness, URL-safe (PROTOCOL.md: a room id is a capability).
+        record = RoomRecord(secrets.token_urlsafe(16), name or "Untitled", "python", 0,
+                            utf16_length(text), created, created)
+        await store.create_room(record, text)
+        self.services.metrics.rooms_created.inc()
+        room = self._make_room(record, Authority(text, 0, (), **self._authority_options()), None)
+        log.info("event=room.created room=%s length=%d", record.room_id, record.code_length)
+        return room
+
+    def _authority_options(self) -> dict[str, Any]:
+        return {"keep_updates": self.settings.history_updates,
+                "max_length": self.settings.max_document_length}
+
+    def _make_room(self, record: RoomRecord, authority: Authority,
+                   last_run: dict[str, Any] | None) -> Room:
+        room = Room(self.services, record, authority, last_run, self._forget)
+        room.idle_since = asyncio.get_running_loop().time()
+        self.rooms[record.room_id] = room
+        self.services.metrics.rooms_loaded.set(len(self.rooms))
+        return room
+
+    def _forget(self, room: Room) -> None:
+        if self.rooms.get(room.room_id) is room:
+            del self.rooms[room.room_id]
+            self.services.metrics.rooms_loaded.set(len(self.rooms))
+
+    async def get(self, room_id: str) -> Room:
+        """The loaded room, loading it from the store on first use; `RoomNotFound` if none."""
+        room = self.rooms.get(room_id)
+        if room is not None:
+            return room
+        if not ROOM_ID.match(room_id):
+            raise RoomNotFound(f"room {room_id!r} does not exist")
+        task = self._loading.get(room_id)
+        if task is None:
+            task = asyncio.create_task(self._load(room_id))
+            self._loading[room_id] = task
+            task.add_done_callback(lambda _: self._loading.pop(room_id, None))
+        loaded = await asyncio.shield(task)
+        if loaded is None:
+            raise RoomNotFound(f"room {room_id!r} does not exist")
+        return loaded
+
+    async def _load(self, room_id: str) -> Room | None:
+        store = self.services.store
+        loaded = await store.load_room(room_id)
+        if loaded is None:
+            return None
+        record = loaded.record
+        text = loaded.keyframe_text
+        history: list[Update] = []
+        for stored in loaded.updates:
+            update = Update(stored.client_id, ChangeSet.from_json(stored.changes))
+            if stored.version > loaded.keyframe_version:
+                text = update.changes.apply(text)
+            history.append(update)
+        authority = Authority(text, record.version, history, **self._authority_options())
+        runs = await store.recent_runs(room_id, 1)
+        log.info("event=room.loaded room=%s version=%d replayed=%d", room_id, record.version,
+                 record.version - loaded.keyframe_version)
+        return self._make_room(record, authority, runs[0] if runs else None)
+
+    async def peek(self, room_id: str) -> RoomRecord | Room:
+        """A loaded room, or just its stored record (admin listing does not load rooms)."""
+        room = self.rooms.get(room_id)
+        if room is not None:
+            return room
+        record = await self.services.store.get_room(room_id) if ROOM_ID.match(room_id) else None
+        if record is None:
+            raise RoomNotFound(f"room {room_id!r} does not exist")
+        return record
+
+    async def delete(self, room_id: str) -> None:
+        target = await self.peek(room_id)
+        if isinstance(target, Room):
+            self._forget(target)
+            await target.end_run()
+            target.close_all(4410, "room deleted")
+            await target.settle()
+        await self.services.store.delete_room(room_id)
+        log.info("event=room.deleted room=%s", room_id)
+
+    async def sweep(self, now: float | None = None) -> None:
+        """Unload idle rooms from memory; delete rooms idle past `room_idle_days`."""
+        loop_now = asyncio.get_running_loop().time() if now is None else now
+        for room in list(self.rooms.values()):
+            idle = room.idle_since
+            if (room.unloadable and idle is not None
+                    and loop_now - idle >= self.settings.unload_after_seconds):
+                self._forget(room)
+                log.info("event=room.unloaded room=%s", room.room_id)
+        days = self.settings.room_idle_days
+        if days > 0:
+            cutoff = iso(datetime.now(UTC) - timedelta(days=days))
+            for room_id in await self.services.store.idle_rooms(cutoff):
+                loaded = self.rooms.get(room_id)
+                if loaded is not None and loaded.connections:
+                    continue
+                await self.delete(room_id)
+                log.info("event=room.expired room=%s", room_id)
+
+    async def run_sweeper(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)  # a periodic job's cadence, not a synchronization
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("event=sweep.failed")
+
+    async def shutdown(self) -> None:
+        """Release run locks, close every WebSocket with 1001, wait for every commit."""
+        rooms = list(self.rooms.values())
+        await asyncio.gather(*(room.end_run() for room in rooms))
+        for room in rooms:
+            room.close_all(1001, "server shutting down")
+        closing = [c.closed.wait() for room in rooms for c in room.connections.values()]
+        if closing:
+            await asyncio.wait([asyncio.ensure_future(c) for c in closing], timeout=3)
+        for room in rooms:
+            await room.settle()
+        await self.services.store.flush()

@@ -1,0 +1,95 @@
+"""WebSocket client → server messages (PROTOCOL.md "Client → server"), one pydantic union on
+`type`. A frame that does not parse ends here as an `invalid_message` error."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+
+from editor_core.errors import InvalidMessage
+from server.errors import validation_details
+
+Version = Annotated[StrictInt, Field(ge=0)]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class PushedUpdate(Message):
+    changes: Any
+
+
+class PushMessage(Message):
+    type: Literal["code_update"]
+    version: Version
+    updates: list[PushedUpdate] = Field(max_length=1000)
+
+
+class PullMessage(Message):
+    type: Literal["pull"]
+    version: Version
+
+
+class CursorMessage(Message):
+    type: Literal["cursor"]
+    version: Version
+    anchor: Version
+    head: Version
+
+
+class RunMessage(Message):
+    type: Literal["run"]
+    stdin: StrictStr = ""
+
+
+class StopMessage(Message):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    type: Literal["stop"]
+    run_id: StrictStr = Field(alias="runId")
+
+
+class CompleteMessage(Message):
+    type: Literal["complete"]
+    id: StrictStr = Field(max_length=200)
+    version: Version
+    position: Version
+
+
+class PingMessage(Message):
+    type: Literal["ping"]
+
+
+ClientMessage = Annotated[
+    PushMessage | PullMessage | CursorMessage | RunMessage | StopMessage | CompleteMessage
+    | PingMessage,
+    Field(discriminator="type"),
+]
+_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+def parse(text: str) -> ClientMessage:
+    """Parse one frame. `InvalidMessage` carries the request `id` when the frame had one."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidMessage(f"message is not JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InvalidMessage("message must be a JSON object")
+    request_id = data.get("id") if isinstance(data.get("id"), str) else None
+    try:
+        return _adapter.validate_python(data)
+    except ValidationError as exc:
+        extra = {"id": request_id} if request_id is not None else {}
+        raise InvalidMessage(f"invalid {data.get('type')!r} message",
+                             details=validation_details(exc), **extra) from None

@@ -1,0 +1,160 @@
+"""Wire models of the REST API (PROTOCOL.md "REST"), camelCase on the wire. Requests are
+validated with them; responses are described by them in `/openapi.json`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic.alias_generators import to_camel
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+class CreateRoomRequest(Wire):
+    name: StrictStr | None = Field(default=None, max_length=200)
+    language: StrictStr = "python"
+    code: StrictStr = ""
+
+
+class AutocompleteRequest(Wire):
+    code: StrictStr
+    cursor_position: StrictInt = Field(ge=0)
+    language: StrictStr
+
+
+class ExecuteRequest(Wire):
+    code: StrictStr
+    language: StrictStr = "python"
+    stdin: StrictStr = ""
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+class Cursor(Wire):
+    anchor: int
+    head: int
+
+
+class Participant(Wire):
+    client_id: str
+    name: str
+    color: str
+    cursor: Cursor | None
+
+
+class Connection(Participant):
+    connected_at: str
+    remote: str
+
+
+class ExecutionResult(Wire):
+    status: Literal["ok", "error", "timeout", "killed", "stopped"]
+    output: str
+    stdout: str
+    stderr: str
+    exit_code: int | None
+    duration_ms: int
+    truncated: bool
+
+
+class RunResult(ExecutionResult):
+    run_id: str
+    version: int
+    client_id: str
+    name: str
+    finished_at: str
+
+
+class Lock(Wire):
+    run_id: str
+    client_id: str
+    name: str
+    version: int
+    since: str
+    output: str
+
+
+class Room(Wire):
+    room_id: str
+    name: str
+    language: str
+    code: str
+    version: int
+    created_at: str
+
+
+class RoomState(Room):
+    participants: list[Participant]
+    lock: Lock | None
+    last_run: RunResult | None
+    updated_at: str
+
+
+class Suggestion(Wire):
+    label: str
+    kind: str
+    detail: str | None = None
+    source: Literal["jedi", "ast"]
+
+
+class Symbols(Wire):
+    globals: list[str]
+    functions: list[str]
+    classes: list[str]
+    imports: list[str]
+    params: list[str]
+    locals: list[str]
+
+
+class AutocompleteResponse(BaseModel):
+    from_: int = Field(alias="from")
+    suggestions: list[Suggestion]
+    symbols: Symbols
+
+
+class AdminRoom(Wire):
+    room_id: str
+    name: str
+    language: str
+    version: int
+    participant_count: int
+    code_length: int
+    locked: bool
+    created_at: str
+    updated_at: str
+
+
+class AdminRoomList(Wire):
+    rooms: list[AdminRoom]
+    total: int
+
+
+class AdminRoomDetail(AdminRoom):
+    code: str
+    connections: list[Connection]
+    recent_executions: list[RunResult]
+
+
+class Health(Wire):
+    status: Literal["ok"]
+    rooms_loaded: int
+    connections: int
+    runs_running: int
+    runs_queued: int
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,101 @@
+"""Public REST routes (PROTOCOL.md "REST")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from editor_core.errors import TooLarge, UnsupportedLanguage, ValidationFailed
+from editor_core.positions import utf16_length
+from server.body import parse_json
+from server.hub import Hub
+from server.models import AutocompleteRequest, CreateRoomRequest, ExecuteRequest
+from server.room import Room
+
+
+def hub_of(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def check_language(language: str) -> None:
+    if language != "python":
+        raise UnsupportedLanguage(f"language {language!r} is not supported; use \"python\"")
+
+
+def check_code_size(code: str, limit: int) -> None:
+    if utf16_length(code) > limit:
+        raise TooLarge(f"code is over the {limit}-unit limit")
+
+
+def room_state(room: Room) -> dict[str, Any]:
+    return {
+        "roomId": room.room_id, "name": room.name, "language": room.language,
+        "code": room.published_text, "version": room.published_version,
+        "participants": room.participants_wire(),
+        "lock": room.run.lock_wire() if room.run else None, "lastRun": room.last_run,
+        "createdAt": room.created_at, "updatedAt": room.updated_at,
+    }
+
+
+async def create_room(request: Request) -> Response:
+    hub = hub_of(request)
+    body = await parse_json(request, CreateRoomRequest, hub.settings.max_request_bytes)
+    check_language(body.language)
+    check_code_size(body.code, hub.settings.max_document_length)
+    room = await hub.create(body.name, body.code)
+    return JSONResponse({
+        "roomId": room.room_id, "name": room.name, "language": room.language,
+        "code": room.published_text, "version": 0, "createdAt": room.created_at,
+    }, status_code=201, headers={"Location": f"/rooms/{room.room_id}"})
+
+
+async def get_room(request: Request) -> Response:
+    room = await hub_of(request).get(request.path_params["room_id"])
+    return JSONResponse(room_state(room))
+
+
+async def autocomplete(request: Request) -> Response:
+    hub = hub_of(request)
+    body = await parse_json(request, AutocompleteRequest, hub.settings.max_request_bytes)
+    check_language(body.language)
+    check_code_size(body.code, hub.settings.max_code_length)
+    if body.cursor_position > utf16_length(body.code):
+        raise ValidationFailed("cursorPosition is outside the code", details=[
+            {"loc": ["cursorPosition"], "message": "must be within 0..len(code) in UTF-16 units",
+             "type": "out_of_range"}])
+    try:
+        result = await hub.services.completion.complete(body.code, body.cursor_position)
+    except ValueError as exc:  # splits a surrogate pair
+        raise ValidationFailed(f"cursorPosition: {exc}", details=[
+            {"loc": ["cursorPosition"], "message": str(exc), "type": "out_of_range"}]) from None
+    assert result is not None  # requests without a key are never superseded
+    return JSONResponse(result.to_wire())
+
+
+async def execute(request: Request) -> Response:
+    hub = hub_of(request)
+    body = await parse_json(request, ExecuteRequest, hub.settings.max_request_bytes)
+    check_language(body.language)
+    check_code_size(body.code, hub.settings.max_code_length)
+    result = await hub.services.execution.run(body.code, body.stdin)
+    hub.services.metrics.runs.labels(result.status).inc()
+    return JSONResponse(result.to_wire())
+
+
+async def health(request: Request) -> Response:
+    hub = hub_of(request)
+    execution = hub.services.execution
+    return JSONResponse({
+        "status": "ok", "roomsLoaded": len(hub.rooms),
+        "connections": sum(len(r.connections) for r in hub.rooms.values()),
+        "runsRunning": execution.running, "runsQueued": execution.queued,
+    })
+
+
+async def metrics(request: Request) -> Response:
+    registry = hub_of(request).services.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,306 @@
+"""Rooms in SQLite through aiosqlite (the persistence seam: `Store` is all the rest of the
+server sees, so another backend can replace it).
+
+One connection, WAL mode, `synchronous=NORMAL`: a commit survives a killed process
+(PROTOCOL.md guarantee 2), though not a power cut. Writes go through one queue and a single
+writer task that commits everything queued in the same event-loop turn as one transaction
+(group commit); a caller awaits the commit of its own write before it broadcasts. The tables
+are described in docs/storage.md; `MIGRATIONS[i]` moves `PRAGMA user_version` from i to i+1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger("pairpad.store")
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE rooms (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        language TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        code_length INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX rooms_by_updated_at ON rooms (updated_at);
+    CREATE TABLE keyframes (
+        room_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (room_id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE updates (
+        room_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        client_id TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        PRIMARY KEY (room_id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE runs (
+        room_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (room_id, run_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX runs_by_finished_at ON runs (room_id, finished_at);
+    """,
+]
+
+RUNS_KEPT = 20
+
+
+@dataclass(frozen=True)
+class RoomRecord:
+    room_id: str
+    name: str
+    language: str
+    version: int
+    code_length: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class StoredUpdate:
+    version: int  # the room's version after this update
+    client_id: str
+    changes: Any  # ChangeSet JSON
+
+
+@dataclass(frozen=True)
+class LoadedRoom:
+    record: RoomRecord
+    keyframe_version: int
+    keyframe_text: str
+    updates: list[StoredUpdate]  # every update after min(keyframe, version - history)
+
+
+@dataclass
+class _Write:
+    sql: str
+    params: Sequence[Any]
+
+
+class Store:
+    """The SQLite store. Open with `await Store.open(path)`; close with `await close()`."""
+
+    def __init__(self, conn: aiosqlite.Connection, keyframe_interval: int, history: int) -> None:
+        self._conn = conn
+        self._keyframe_interval = keyframe_interval
+        self._history = history
+        self._queue: asyncio.Queue[tuple[list[_Write], asyncio.Future[None]]] = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_loop(), name="store-writer")
+        self._last_keyframe: dict[str, int] = {}
+        self.commits = 0
+
+    @classmethod
+    async def open(cls, path: str, *, keyframe_interval: int = 200, history: int = 10_000) -> Store:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await _migrate(conn)
+        return cls(conn, keyframe_interval, history)
+
+    async def close(self) -> None:
+        """Flush what is queued, then close."""
+        await self.flush()
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        await self._conn.close()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _submit(self, writes: list[_Write]) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((writes, future))
+        return future
+
+    async def flush(self) -> None:
+        await self._submit([])
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            started = time.perf_counter()
+            try:
+                await self._commit([w for writes, _ in batch for w in writes])
+            except Exception as exc:  # a failed commit fails every write in it, loudly
+                log.exception("event=store.commit_failed writes=%d", len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            self.commits += 1
+            log.debug("event=store.commit writes=%d ms=%.2f", len(batch),
+                      (time.perf_counter() - started) * 1000)
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _commit(self, writes: list[_Write]) -> None:
+        if not writes:
+            return
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Consecutive writes of the same statement go as one executemany: one thread hop.
+            start = 0
+            while start < len(writes):
+                end = start
+                while end < len(writes) and writes[end].sql == writes[start].sql:
+                    end += 1
+                params = [w.params for w in writes[start:end]]
+                await self._conn.executemany(writes[start].sql, params)
+                start = end
+            await self._conn.execute("COMMIT")
+        except BaseException:
+            await self._conn.execute("ROLLBACK")
+            raise
+
+    async def create_room(self, record: RoomRecord, text: str) -> None:
+        self._last_keyframe[record.room_id] = 0
+        await self._submit([
+            _Write("INSERT INTO rooms (id, name, language, version, code_length, created_at,"
+                   " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (record.room_id, record.name, record.language, record.version,
+                    record.code_length, record.created_at, record.updated_at)),
+            _Write("INSERT INTO keyframes (room_id, version, text) VALUES (?, ?, ?)",
+                   (record.room_id, record.version, text)),
+        ])
+
+    def append(self, room_id: str, updates: Sequence[StoredUpdate], text: str, code_length: int,
+               updated_at: str) -> asyncio.Future[None]:
+        """Queue accepted updates (and a keyframe when due); the future resolves on commit.
+
+        `text` is the document after the last update. Keyframes bound what loading replays to
+        `keyframe_interval` updates; updates older than the rebase history are pruned then.
+        """
+        version = updates[-1].version
+        writes = [
+            _Write("INSERT INTO updates (room_id, version, client_id, changes) VALUES (?, ?, ?, ?)",
+                   (room_id, u.version, u.client_id,
+                    json.dumps(u.changes, separators=(",", ":"))))
+            for u in updates
+        ]
+        writes.append(_Write("UPDATE rooms SET version = ?, code_length = ?, updated_at = ?"
+                             " WHERE id = ?", (version, code_length, updated_at, room_id)))
+        last = self._last_keyframe.get(room_id, 0)
+        if version - last >= self._keyframe_interval:
+            self._last_keyframe[room_id] = version
+            writes += [
+                _Write("INSERT OR REPLACE INTO keyframes (room_id, version, text) VALUES (?, ?, ?)",
+                       (room_id, version, text)),
+                _Write("DELETE FROM keyframes WHERE room_id = ? AND version < ?",
+                       (room_id, version)),
+                _Write("DELETE FROM updates WHERE room_id = ? AND version <= ?",
+                       (room_id, min(version, version - self._history))),
+            ]
+        return self._submit(writes)
+
+    async def save_run(self, room_id: str, run_id: str, finished_at: str,
+                       result: dict[str, Any]) -> None:
+        await self._submit([
+            _Write("INSERT OR REPLACE INTO runs (room_id, run_id, finished_at, result)"
+                   " VALUES (?, ?, ?, ?)", (room_id, run_id, finished_at, json.dumps(result))),
+            _Write("DELETE FROM runs WHERE room_id = ? AND run_id NOT IN (SELECT run_id FROM runs"
+                   " WHERE room_id = ? ORDER BY finished_at DESC LIMIT ?)",
+                   (room_id, room_id, RUNS_KEPT)),
+        ])
+
+    async def delete_room(self, room_id: str) -> None:
+        self._last_keyframe.pop(room_id, None)
+        await self._submit([
+            _Write(sql, (room_id,)) for sql in (
+                "DELETE FROM updates WHERE room_id = ?", "DELETE FROM keyframes WHERE room_id = ?",
+                "DELETE FROM runs WHERE room_id = ?", "DELETE FROM rooms WHERE id = ?")
+        ])
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def get_room(self, room_id: str) -> RoomRecord | None:
+        async with self._conn.execute(
+            "SELECT id, name, language, version, code_length, created_at, updated_at"
+            " FROM rooms WHERE id = ?", (room_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return RoomRecord(*row) if row else None
+
+    async def load_room(self, room_id: str) -> LoadedRoom | None:
+        record = await self.get_room(room_id)
+        if record is None:
+            return None
+        async with self._conn.execute(
+            "SELECT version, text FROM keyframes WHERE room_id = ? ORDER BY version DESC LIMIT 1",
+            (room_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise RuntimeError(f"room {room_id} has no keyframe")
+        keyframe_version, keyframe_text = int(row[0]), str(row[1])
+        self._last_keyframe[room_id] = keyframe_version
+        since = min(keyframe_version, record.version - self._history)
+        async with self._conn.execute(
+            "SELECT version, client_id, changes FROM updates WHERE room_id = ? AND version > ?"
+            " ORDER BY version", (room_id, since),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        updates = [StoredUpdate(int(v), str(c), json.loads(ch)) for v, c, ch in rows]
+        return LoadedRoom(record, keyframe_version, keyframe_text, updates)
+
+    async def recent_runs(self, room_id: str, limit: int = RUNS_KEPT) -> list[dict[str, Any]]:
+        async with self._conn.execute(
+            "SELECT result FROM runs WHERE room_id = ? ORDER BY finished_at DESC LIMIT ?",
+            (room_id, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    async def list_rooms(self, limit: int, offset: int) -> tuple[list[RoomRecord], int]:
+        async with self._conn.execute(
+            "SELECT id, name, language, version, code_length, created_at, updated_at FROM rooms"
+            " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?", (limit, offset),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [RoomRecord(*r) for r in rows], await self.count_rooms()
+
+    async def count_rooms(self) -> int:
+        async with self._conn.execute("SELECT COUNT(*) FROM rooms") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def idle_rooms(self, before: str, limit: int = 500) -> list[str]:
+        async with self._conn.execute(
+            "SELECT id FROM rooms WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
+            (before, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [str(r[0]) for r in rows]
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    if current > len(MIGRATIONS):
+        raise RuntimeError(f"database schema {current} is newer than this server knows")
+    for target in range(current, len(MIGRATIONS)):
+        await conn.executescript(
+            f"BEGIN; {MIGRATIONS[target]} PRAGMA user_version = {target + 1}; COMMIT;"
+        )
+        log.info("event=store.migrated user_version=%d", target + 1)

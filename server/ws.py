@@ -1,0 +1,145 @@
+"""The WebSocket endpoint `/ws/{roomId}/{clientId}?name=` (PROTOCOL.md "WebSocket").
+
+Reads frames, parses each into a message (server/messages.py) and hands it to the room. A bad
+message gets an `error` reply and the connection stays open (guarantee 4: liveness)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import unicodedata
+
+from starlette.websockets import WebSocket
+
+from editor_core.errors import PairpadError, RateLimited, RoomNotFound
+from server import messages
+from server.clock import now_iso
+from server.connection import Connection, TokenBucket
+from server.errors import ws_error
+from server.hub import Hub
+from server.room import CLOSE_FULL, Room, RoomFull
+from server.wire import encode
+
+log = logging.getLogger("pairpad.ws")
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CLOSE_BAD_REQUEST = 4400
+CLOSE_NOT_FOUND = 4404
+MAX_NAME = 64
+
+
+def valid_name(name: str) -> bool:
+    return 0 < len(name) <= MAX_NAME and name.strip() != "" and not any(
+        unicodedata.category(ch).startswith("C") for ch in name)
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    room_id = websocket.path_params["room_id"]
+    client_id = websocket.path_params["client_id"]
+    name = websocket.query_params.get("name", "Anonymous")
+    await websocket.accept()
+    if not CLIENT_ID.match(client_id) or not valid_name(name):
+        await websocket.close(CLOSE_BAD_REQUEST, "bad clientId or name")
+        return
+    try:
+        room = await hub.get(room_id)
+    except RoomNotFound:
+        await websocket.close(CLOSE_NOT_FOUND, "room not found")
+        return
+    client = websocket.client
+    remote = f"{client.host}:{client.port}" if client else "unknown"
+    conn = Connection(websocket, room_id, client_id, name.strip(), remote, now_iso(),
+                      hub.services.settings.send_queue)
+    try:
+        room.join(conn)
+    except RoomFull:
+        await websocket.close(CLOSE_FULL, "room is full")
+        return
+    metrics = hub.services.metrics
+    metrics.connections.inc()
+    started = time.monotonic()
+    log.info("event=ws.connect room=%s client=%s participants=%d", room_id, client_id,
+             len(room.connections))
+    conn.start()
+    try:
+        await _receive_loop(websocket, room, conn)
+    finally:
+        room.leave(conn)
+        await conn.stop()
+        metrics.connections.dec()
+        log.info("event=ws.disconnect room=%s client=%s seconds=%.1f", room_id, client_id,
+                 time.monotonic() - started)
+
+
+async def _receive_loop(websocket: WebSocket, room: Room, conn: Connection) -> None:
+    settings = room.services.settings
+    metrics = room.services.metrics
+    bucket = TokenBucket(settings.messages_per_second, settings.message_burst, time.monotonic())
+    while not conn.closing:
+        message: messages.ClientMessage | None = None
+        event = await websocket.receive()
+        if event["type"] == "websocket.disconnect":
+            return
+        text = event.get("text")
+        if text is None:
+            raw = event.get("bytes") or b""
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+        try:
+            wait = bucket.take(time.monotonic())
+            if wait > 0:
+                raise RateLimited("too many messages", retry_after_ms=int(wait * 1000) + 1)
+            message = messages.parse(text)
+            metrics.messages_in.labels(message.type).inc()
+            await _dispatch(room, conn, message)
+        except PairpadError as exc:
+            _reply_error(room, conn, exc, message)
+        if room.failed:
+            return
+
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _reply_error(room: Room, conn: Connection, exc: PairpadError,
+                 message: messages.ClientMessage | None) -> None:
+    room.services.metrics.ws_errors.labels(exc.code).inc()
+    log.info("event=ws.error room=%s client=%s code=%s", room.room_id, conn.client_id, exc.code)
+    request_id = message.id if isinstance(message, messages.CompleteMessage) else None
+    conn.send(encode(ws_error(exc, request_id)))
+
+
+async def _complete(room: Room, conn: Connection, message: messages.CompleteMessage) -> None:
+    try:
+        await room.complete(conn, message.id, message.version, message.position)
+    except PairpadError as exc:
+        _reply_error(room, conn, exc, message)
+    except Exception:
+        log.exception("event=ws.complete_failed room=%s client=%s", room.room_id,
+                      conn.client_id)
+
+
+async def _dispatch(room: Room, conn: Connection, message: messages.ClientMessage) -> None:
+    match message:
+        case messages.PushMessage():
+            room.push(conn, message.version, [u.changes for u in message.updates])
+        case messages.PullMessage():
+            room.pull(conn, message.version)
+        case messages.CursorMessage():
+            room.cursor(conn, message.version, message.anchor, message.head)
+        case messages.RunMessage():
+            room.start_run(conn, message.stdin)
+        case messages.StopMessage():
+            room.stop_run(message.run_id)
+        case messages.CompleteMessage():
+            # Off the receive loop: pushes keep flowing while Jedi thinks.
+            task = asyncio.get_running_loop().create_task(_complete(room, conn, message))
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
+        case messages.PingMessage():
+            conn.send('{"type":"pong"}')
