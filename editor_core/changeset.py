@@ -87,9 +87,9 @@ class _SectionIter:
 
     __slots__ = ("i", "ins", "inserted", "len", "off", "sections")
 
-    def __init__(self, changes: ChangeSet) -> None:
+    def __init__(self, changes: ChangeDesc) -> None:
         self.sections = changes._sections
-        self.inserted = changes._inserted
+        self.inserted = changes._inserted if isinstance(changes, ChangeSet) else []
         self.i = 0
         self.len = 0
         self.ins = _DONE
@@ -146,10 +146,16 @@ def _mismatch() -> InvalidUpdate:
     return InvalidUpdate("mismatched change set lengths")
 
 
-def _map_set(set_a: ChangeSet, set_b: ChangeSet, before: bool) -> ChangeSet:
-    """change.ts `mapSet`: a copy of `set_a` that applies after `set_b` (same start doc)."""
+Sections = list[int]
+
+
+def _map_set(
+    set_a: ChangeDesc, set_b: ChangeDesc, before: bool, mk_set: bool
+) -> tuple[Sections, list[str] | None]:
+    """change.ts `mapSet`: a copy of `set_a` that applies after `set_b` (same start doc);
+    with its inserted texts when `mk_set`."""
     sections: list[int] = []
-    insert: list[str] = []
+    insert: list[str] | None = [] if mk_set else None
     a = _SectionIter(set_a)
     b = _SectionIter(set_b)
     # `inserted` is the section index of A whose text is already placed, for changes of A that
@@ -177,7 +183,8 @@ def _map_set(set_a: ChangeSet, set_b: ChangeSet, before: bool) -> ChangeSet:
                 piece = min(a.len, length)
                 if a.ins >= 0 and inserted < a.i and a.len <= piece:
                     _add_section(sections, 0, a.ins)
-                    _add_insert(insert, sections, a.text)
+                    if insert is not None:
+                        _add_insert(insert, sections, a.text)
                     inserted = a.i
                 a.forward(piece)
                 length -= piece
@@ -198,32 +205,36 @@ def _map_set(set_a: ChangeSet, set_b: ChangeSet, before: bool) -> ChangeSet:
                 else:
                     break
             _add_section(sections, length, a.ins if inserted < a.i else 0)
-            if inserted < a.i:
+            if insert is not None and inserted < a.i:
                 _add_insert(insert, sections, a.text)
             inserted = a.i
             a.forward(a.len - left)
         elif a.done and b.done:
-            return ChangeSet(sections, insert)
+            return sections, insert
         else:
             raise _mismatch()
 
 
-def _compose_sets(set_a: ChangeSet, set_b: ChangeSet) -> ChangeSet:
-    """change.ts `composeSets`: `set_a` then `set_b` as one change."""
+def _compose_sets(
+    set_a: ChangeDesc, set_b: ChangeDesc, mk_set: bool
+) -> tuple[Sections, list[str] | None]:
+    """change.ts `composeSets`: `set_a` then `set_b` as one change; with its inserted texts
+    when `mk_set`."""
     sections: list[int] = []
-    insert: list[str] = []
+    insert: list[str] | None = [] if mk_set else None
     a = _SectionIter(set_a)
     b = _SectionIter(set_b)
     is_open = False
     while True:
         if a.done and b.done:
-            return ChangeSet(sections, insert)
+            return sections, insert
         if a.ins == 0:  # deletion in A
             _add_section(sections, a.len, 0, is_open)
             a.next()
         elif b.len == 0 and not b.done:  # insertion in B
             _add_section(sections, 0, b.ins, is_open)
-            _add_insert(insert, sections, b.text)
+            if insert is not None:
+                _add_insert(insert, sections, b.text)
             b.next()
         elif a.done or b.done:
             raise _mismatch()
@@ -233,14 +244,15 @@ def _compose_sets(set_a: ChangeSet, set_b: ChangeSet) -> ChangeSet:
             if a.ins == _KEEP:
                 ins_b = _KEEP if b.ins == _KEEP else 0 if b.off else b.ins
                 _add_section(sections, length, ins_b, is_open)
-                if ins_b:
+                if insert is not None and ins_b:
                     _add_insert(insert, sections, b.text)
             elif b.ins == _KEEP:
                 _add_section(sections, 0 if a.off else a.len, length, is_open)
-                _add_insert(insert, sections, a.text_bit(length))
+                if insert is not None:
+                    _add_insert(insert, sections, a.text_bit(length))
             else:
                 _add_section(sections, 0 if a.off else a.len, 0 if b.off else b.ins, is_open)
-                if not b.off:
+                if insert is not None and not b.off:
                     _add_insert(insert, sections, b.text)
             is_open = (a.ins > length or (b.ins >= 0 and b.len > length)) and (
                 is_open or len(sections) > section_count
@@ -256,24 +268,119 @@ def _parse_length(value: object) -> int:
     return value
 
 
-class ChangeSet:
-    """An edit of a document of `length` UTF-16 units into one of `new_length` units.
+class ChangeDesc:
+    """The shape of a change without its inserted text (CodeMirror's `ChangeDesc`).
 
-    Immutable. Build one with `from_json`, `empty_of` or `replace`; equality is equality of
-    the JSON form.
+    Enough to map positions and other changes over it; `rebase_updates` composes these,
+    as collab does, because the texts of its intermediate changes are never used.
     """
 
-    __slots__ = ("_inserted", "_length", "_new_length", "_sections")
+    __slots__ = ("_length", "_new_length", "_sections")
 
-    def __init__(self, sections: list[int], inserted: list[str]) -> None:
-        """Internal: CodeMirror's flat sections and per-section inserted texts."""
+    def __init__(self, sections: list[int]) -> None:
+        """Internal: CodeMirror's flat sections."""
         self._sections = sections
-        self._inserted = inserted
         self._length = sum(sections[0::2])
         self._new_length = sum(
             length if ins < 0 else ins
             for length, ins in zip(sections[0::2], sections[1::2], strict=True)
         )
+
+    @property
+    def length(self) -> int:
+        """UTF-16 length of the document this change applies to."""
+        return self._length
+
+    @property
+    def new_length(self) -> int:
+        """UTF-16 length of the document it produces."""
+        return self._new_length
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing changes (CodeMirror's `empty`, with its exact definition)."""
+        s = self._sections
+        return not s or (len(s) == 2 and s[1] < 0)
+
+    def compose_desc(self, other: ChangeDesc) -> ChangeDesc:
+        """`composeDesc`: this change, then `other`, as one description.
+
+        Law: it has the sections of `a.compose(b)` (the same change, without texts).
+        """
+        if self._new_length != other._length:
+            raise _mismatch()
+        if self.empty:
+            return other
+        if other.empty:
+            return self
+        return ChangeDesc(_compose_sets(self, other, mk_set=False)[0])
+
+    def map_desc(self, other: ChangeDesc, before: bool = False) -> ChangeDesc:
+        """`mapDesc`: this description moved over `other` (see `ChangeSet.map`)."""
+        if self._length != other._length:
+            raise _mismatch()
+        if other.empty:
+            return self
+        return ChangeDesc(_map_set(self, other, before, mk_set=False)[0])
+
+    def map_pos(self, pos: int, assoc: int = -1) -> int:
+        """Map a position of the old document into the new one (`mapPos`, simple mode).
+
+        `assoc < 0` keeps a position at an insertion before it, `assoc > 0` after it.
+        Law: an insertion at `pos`, mapped over this change, lands at `map_pos(pos, 1)`; and
+        at `map_pos(pos, -1)` when mapped with `before=True`, unless `pos` is strictly inside
+        a replaced range.
+        """
+        if not 0 <= pos <= self._length:
+            raise ValueError(f"position {pos} is outside 0..{self._length}")
+        sections = self._sections
+        pos_a = 0
+        pos_b = 0
+        for i in range(0, len(sections), 2):
+            length, ins = sections[i], sections[i + 1]
+            end_a = pos_a + length
+            if ins < 0:
+                if end_a > pos:
+                    return pos_b + (pos - pos_a)
+                pos_b += length
+            else:
+                if end_a > pos or (end_a == pos and assoc < 0 and not length):
+                    return pos_b if pos == pos_a or assoc < 0 else pos_b + ins
+                pos_b += ins
+            pos_a = end_a
+        return pos_b
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, ChangeDesc)
+        return self._sections == other._sections
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._sections))
+
+    def __repr__(self) -> str:
+        return f"ChangeDesc({self._sections!r})"
+
+
+class ChangeSet(ChangeDesc):
+    """An edit of a document of `length` UTF-16 units into one of `new_length` units.
+
+    Immutable. Build one with `from_json`, `of`, `replace` or `empty_of`; equality is equality
+    of the JSON form.
+    """
+
+    __slots__ = ("_inserted",)
+
+    def __init__(self, sections: list[int], inserted: list[str]) -> None:
+        """Internal: CodeMirror's flat sections and per-section inserted texts."""
+        super().__init__(sections)
+        self._inserted = inserted
+
+    @property
+    def desc(self) -> ChangeDesc:
+        """The change without its texts."""
+        return ChangeDesc(self._sections)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -371,24 +478,6 @@ class ChangeSet:
                 parts.append(bit)
         return parts
 
-    # -- properties ---------------------------------------------------------------------------
-
-    @property
-    def length(self) -> int:
-        """UTF-16 length of the document this change applies to."""
-        return self._length
-
-    @property
-    def new_length(self) -> int:
-        """UTF-16 length of the document it produces."""
-        return self._new_length
-
-    @property
-    def empty(self) -> bool:
-        """True when nothing changes (CodeMirror's `empty`, with its exact definition)."""
-        s = self._sections
-        return not s or (len(s) == 2 and s[1] < 0)
-
     # -- operations ---------------------------------------------------------------------------
 
     def apply(self, text: str) -> str:
@@ -452,9 +541,11 @@ class ChangeSet:
             return other
         if other.empty:
             return self
-        return _compose_sets(self, other)
+        sections, inserted = _compose_sets(self, other, mk_set=True)
+        assert inserted is not None
+        return ChangeSet(sections, inserted)
 
-    def map(self, other: ChangeSet, before: bool = False) -> ChangeSet:
+    def map(self, other: ChangeDesc, before: bool = False) -> ChangeSet:
         """This change moved over `other` (same start document), to apply after it.
 
         With `before`, this change's insertions go first where both insert at one place;
@@ -466,42 +557,20 @@ class ChangeSet:
             raise _mismatch()
         if other.empty:
             return self
-        return _map_set(self, other, before)
+        return self._mapped(other, before)
 
-    def map_desc(self, other: ChangeSet, before: bool = False) -> ChangeSet:
+    def map_desc(self, other: ChangeDesc, before: bool = False) -> ChangeSet:
         """`map` without the shortcut for an empty `other`, as CodeMirror's `ChangeSet.mapDesc`
-        (its result is normalized even then). `rebase_updates` needs this to stay
+        (its result is normalized even then). `rebase_updates` relies on this to stay
         byte-identical to `@codemirror/collab`; elsewhere use `map`."""
         if self._length != other._length:
             raise _mismatch()
-        return _map_set(self, other, before)
+        return self._mapped(other, before)
 
-    def map_pos(self, pos: int, assoc: int = -1) -> int:
-        """Map a position of the old document into the new one (`mapPos`, simple mode).
-
-        `assoc < 0` keeps a position at an insertion before it, `assoc > 0` after it.
-        Law: for a change `c` and a position `p` outside every replaced range, the text after
-        `p` in the old document starts the text after `c.map_pos(p)` in the new one; and
-        `c.map_pos(p) == c'.map_pos(p)` for `c' = ChangeSet.from_json(c.to_json())`.
-        """
-        if not 0 <= pos <= self._length:
-            raise ValueError(f"position {pos} is outside 0..{self._length}")
-        sections = self._sections
-        pos_a = 0
-        pos_b = 0
-        for i in range(0, len(sections), 2):
-            length, ins = sections[i], sections[i + 1]
-            end_a = pos_a + length
-            if ins < 0:
-                if end_a > pos:
-                    return pos_b + (pos - pos_a)
-                pos_b += length
-            else:
-                if end_a > pos or (end_a == pos and assoc < 0 and not length):
-                    return pos_b if pos == pos_a or assoc < 0 else pos_b + ins
-                pos_b += ins
-            pos_a = end_a
-        return pos_b
+    def _mapped(self, other: ChangeDesc, before: bool) -> ChangeSet:
+        sections, inserted = _map_set(self, other, before, mk_set=True)
+        assert inserted is not None
+        return ChangeSet(sections, inserted)
 
     # -- value semantics ----------------------------------------------------------------------
 

@@ -1,0 +1,216 @@
+"""The room authority: one document, its log of updates, and the rule that orders them.
+
+PROTOCOL.md "Pushes" and STYLE.md habit 1, the rule written down where it is implemented:
+
+- **version = number of accepted updates.** Every accepted update is appended to the log and
+  raises the version by one; a new room is at version 0.
+- **A stale push is rebased, not refused.** A push made on top of an older version is moved
+  over the updates accepted since, with the semantics of `rebaseUpdates` in `@codemirror/collab`
+  (`rebase_updates` below is a line-by-line port, byte-identical as JSON).
+- **Resent updates are skipped.** The pusher's updates already in the log since that version
+  (same client id, in order) are recognized and dropped, so a client may push its unconfirmed
+  updates again after a reconnect; a push that adds nothing is answered with a pull.
+- **All or nothing.** A push that does not fit (PROTOCOL.md "Changes") or would make the
+  document too large changes nothing.
+
+Sans-I/O (STYLE.md, python-websockets): `push` returns what was accepted; the server stores it
+and sends it. Not thread-safe; the server calls it for one push at a time per room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from editor_core.changeset import ChangeDesc, ChangeSet
+from editor_core.errors import HistoryGone, InvalidMessage, InvalidUpdate, InvalidVersion, TooLarge
+from editor_core.positions import utf16_length
+
+
+@dataclass(frozen=True)
+class Update:
+    """One accepted change, stamped with the `clientId` of the connection that pushed it."""
+
+    client_id: str
+    changes: ChangeSet
+
+    def to_wire(self) -> dict[str, Any]:
+        """`{"clientId", "changes"}`, an element of `code_update.updates` (PROTOCOL.md)."""
+        return {"clientId": self.client_id, "changes": self.changes.to_json()}
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What a push did.
+
+    `accepted` are the new updates, now at versions `base_version + 1 ..`; the server
+    broadcasts them as one `code_update` with `version = base_version`. When `accepted` is
+    empty the push added nothing new (all of it was already in the log): answer the pusher
+    alone with `pull(version of the push)` (PROTOCOL.md "Pushes").
+    """
+
+    accepted: list[Update]
+    base_version: int
+
+
+def rebase_updates(updates: Sequence[Update], over: Sequence[Update]) -> list[Update]:
+    """`rebaseUpdates` of `@codemirror/collab`: drop `updates` already in `over`, map the rest.
+
+    `updates` were made on top of the version before `over`, all by one client; `over` are the
+    updates accepted since. The leading updates of `updates` whose client id matches updates of
+    `over` (in order) are taken as already accepted; the others are mapped over everything in
+    `over` that is not theirs, so they apply to the document after `over`.
+
+    Law: applying `over`, then the result, gives the document that collab's `rebaseUpdates`
+    gives, and the resulting changes are byte-identical to its as JSON (cross-checked). It
+    mirrors CodeMirror's types too, as they decide shortcuts: `changes` is a `ChangeSet` (whose
+    `map_desc` always maps) until `compose_desc` makes it a `ChangeDesc` (whose `map_desc`
+    returns itself over an empty change). Its texts are never used, so they are not kept.
+    """
+    if not over or not updates:
+        return list(updates)
+    changes: ChangeDesc | None = None
+    skip = 0
+    for update in over:
+        other = updates[skip] if skip < len(updates) else None
+        if other is not None and other.client_id == update.client_id:
+            if changes is not None:
+                changes = changes.map_desc(other.changes, before=True)
+            skip += 1
+        else:
+            changes = update.changes if changes is None else changes.compose_desc(update.changes)
+    rest = updates[skip:]
+    if changes is None:
+        return list(rest)
+    rebased = []
+    for update in rest:
+        rebased.append(Update(update.client_id, update.changes.map(changes)))
+        changes = changes.map_desc(update.changes, before=True)
+    return rebased
+
+
+class Authority:
+    """The central authority of one room (PROTOCOL.md "Pushes").
+
+    `text` is the current document (a Python `str`), `version` the number of updates accepted
+    since the room was created, `oldest_version` the earliest version a push, pull or position
+    may start from: the log holds the updates `oldest_version + 1 .. version`, at least the
+    last `keep_updates` of them once there are that many.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        version: int,
+        history: Sequence[Update] = (),
+        *,
+        keep_updates: int = 10_000,
+        max_length: int | None = None,
+    ) -> None:
+        """`history`: the most recent updates, ending at `version` (a store's tail of the log).
+
+        `max_length` is in UTF-16 units, like every length of the contract.
+        """
+        if version < 0 or len(history) > version:
+            raise ValueError(f"{len(history)} updates of history cannot end at version {version}")
+        if keep_updates < 0:
+            raise ValueError("keep_updates must not be negative")
+        self.text = text
+        self.version = version
+        self.keep_updates = keep_updates
+        self.max_length = max_length
+        self._length = utf16_length(text)
+        self._log: list[Update] = list(history)
+        for before, after in zip(self._log, self._log[1:], strict=False):
+            if before.changes.new_length != after.changes.length:
+                raise ValueError("history updates do not follow one another")
+        if self._log and self._log[-1].changes.new_length != self._length:
+            raise ValueError("history does not end at the given text")
+        self._trim()
+
+    @property
+    def oldest_version(self) -> int:
+        """Earliest version a push, pull or `map_pos` may start from."""
+        return self.version - len(self._log)
+
+    @property
+    def length(self) -> int:
+        """UTF-16 length of `text`."""
+        return self._length
+
+    def push(self, client_id: str, version: int, changes: Sequence[ChangeSet]) -> PushOutcome:
+        """Accept `changes`, made by `client_id` on top of `version` (PROTOCOL.md "Pushes").
+
+        Each change must apply to the document at `version` after the push's earlier changes.
+        Raises `InvalidVersion` (above the room's version), `HistoryGone` (older than the log),
+        `InvalidUpdate` (a change does not fit) or `TooLarge` (the document would grow past
+        `max_length`); then nothing is applied.
+        """
+        self._check_version(version)
+        length = self._length_at(version)
+        for index, change in enumerate(changes):
+            if change.length != length:
+                raise InvalidUpdate(
+                    f"change {index} applies to a document of {change.length} units; "
+                    f"the document has {length} at that point"
+                )
+            length = change.new_length
+        pushed = [Update(client_id, change) for change in changes]
+        accepted = rebase_updates(pushed, self._log[version - self.oldest_version :])
+        text = self.text
+        for update in accepted:
+            text = update.changes.apply(text)  # InvalidUpdate if it splits a surrogate pair
+        new_length = accepted[-1].changes.new_length if accepted else self._length
+        # A push that does not grow the document is always allowed, so a room over a lowered
+        # limit can still be trimmed.
+        if self.max_length is not None and new_length > max(self.max_length, self._length):
+            raise TooLarge(
+                f"the document would have {new_length} units; at most {self.max_length} allowed"
+            )
+        base_version = self.version
+        self._log.extend(accepted)
+        self.version += len(accepted)
+        self.text = text
+        self._length = new_length
+        self._trim()
+        return PushOutcome(accepted, base_version)
+
+    def pull(self, version: int) -> list[Update]:
+        """The updates after `version`, oldest first (PROTOCOL.md "Client → server", `pull`)."""
+        self._check_version(version)
+        return self._log[version - self.oldest_version :]
+
+    def map_pos(self, pos: int, from_version: int, assoc: int = -1) -> int:
+        """Map UTF-16 position `pos` of the document at `from_version` to the current one.
+
+        `assoc` as in `ChangeSet.map_pos`. Raises `InvalidVersion` / `HistoryGone` for a version
+        outside the log, `InvalidMessage` for a position outside that document.
+        """
+        self._check_version(from_version)
+        length = self._length_at(from_version)
+        if not 0 <= pos <= length:
+            raise InvalidMessage(
+                f"position {pos} is outside the document at version {from_version} (0..{length})"
+            )
+        for update in self._log[from_version - self.oldest_version :]:
+            pos = update.changes.map_pos(pos, assoc)
+        return pos
+
+    def _check_version(self, version: int) -> None:
+        if version > self.version:
+            raise InvalidVersion(f"version {version} is above the room's ({self.version})")
+        if version < self.oldest_version:
+            raise HistoryGone(
+                f"version {version} is older than the history kept (from {self.oldest_version})"
+            )
+
+    def _length_at(self, version: int) -> int:
+        if version == self.version:
+            return self._length
+        return self._log[version - self.oldest_version].changes.length
+
+    def _trim(self) -> None:
+        excess = len(self._log) - self.keep_updates
+        if excess > 0:
+            del self._log[:excess]
