@@ -5,8 +5,18 @@ PROTOCOL.md "Pushes" and STYLE.md habit 1, the rule written down where it is imp
 - **version = number of accepted updates.** Every accepted update is appended to the log and
   raises the version by one; a new room is at version 0.
 - **A stale push is rebased, not refused.** A push made on top of an older version is moved
-  over the updates accepted since, with the semantics of `rebaseUpdates` in `@codemirror/collab`
-  (`rebase_updates` below is a line-by-line port, byte-identical as JSON).
+  over the updates accepted since, with `rebaseUpdates` of `@codemirror/collab` (`rebase_updates`
+  below is a line-by-line port, byte-identical as JSON) applied **one accepted update at a
+  time** (`rebase_stepwise`). That equals `rebaseUpdates` over all of them at once except where
+  composing changes moves a tie: `rebaseUpdates` maps over the *composition* of what came since,
+  while a client maps over what it receives in the batches it receives it, and the two can
+  order an insertion differently (a deletion then an insertion at the same place). With the
+  real CodeMirror, a stale push over `[delete "a"]` then `[insert "a"]`, received by its author
+  in two messages, leaves the server with "ba" and the author with "ab": divergence
+  (`tests/core/test_authority.py::test_stale_push_over_a_delete_then_insert_converges`). One
+  update at a time is the one order that every client can follow whatever its batching: a
+  client applies the updates of a `code_update` one at a time (collab's `receiveUpdates` called
+  with one update each).
 - **Resent updates are skipped.** The pusher's updates already in the log since that version
   (same client id, in order) are recognized and dropped, so a client may push its unconfirmed
   updates again after a reconnect; a push that adds nothing is answered with a pull.
@@ -90,6 +100,22 @@ def rebase_updates(updates: Sequence[Update], over: Sequence[Update]) -> list[Up
     return rebased
 
 
+def rebase_stepwise(updates: Sequence[Update], over: Sequence[Update]) -> list[Update]:
+    """`rebase_updates` over each update of `over` in turn: what a client that receives `over`
+    one update at a time computes for its unconfirmed `updates` (collab's `receiveUpdates`).
+
+    Law: `rebase_stepwise(u, over) == rebase_updates(u, over)` when `len(over) <= 1`; and
+    `rebase_stepwise(rebase_stepwise(u, a), b) == rebase_stepwise(u, [*a, *b])`, so it does not
+    matter where the updates since a push were cut into messages.
+    """
+    pending = list(updates)
+    for update in over:
+        if not pending:
+            break
+        pending = rebase_updates(pending, [update])
+    return pending
+
+
 class Authority:
     """The central authority of one room (PROTOCOL.md "Pushes").
 
@@ -157,7 +183,7 @@ class Authority:
                 )
             length = change.new_length
         pushed = [Update(client_id, change) for change in changes]
-        accepted = rebase_updates(pushed, self._log[version - self.oldest_version :])
+        accepted = rebase_stepwise(pushed, self._log[version - self.oldest_version :])
         text = self.text
         for update in accepted:
             text = update.changes.apply(text)  # InvalidUpdate if it splits a surrogate pair

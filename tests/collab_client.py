@@ -45,11 +45,10 @@ class CollabClient:
         """
         if version > self.version:
             return False
-        fresh = updates[self.version - version :]
-        if fresh:
-            self._receive(
-                [(u["clientId"], ChangeSet.from_json(u["changes"])) for u in fresh],
-            )
+        # One update at a time, as the authority rebases (editor_core/authority.py): composing a
+        # batch first can order a tie differently from the server.
+        for update in updates[self.version - version :]:
+            self._receive([(update["clientId"], ChangeSet.from_json(update["changes"]))])
         return True
 
     def reset(self, doc: str, version: int) -> None:
