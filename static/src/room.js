@@ -90,6 +90,15 @@ class Room {
     this.output = new OutputPanel();
     this.people = new ParticipantList(this.clientId);
     this.buildPage();
+    // A read-only handle for the browser tests and for anyone curious in the console.
+    window.pairpad = Object.freeze({
+      roomId,
+      clientId: this.clientId,
+      doc: () => (this.view ? this.view.state.doc.toString() : null),
+      version: () => (this.view ? this.sync.synced : null),
+      pending: () => (this.view ? this.sync.unconfirmedCount : null),
+      settled: () => this.view !== null && this.sync.settled,
+    });
   }
 
   start() {

@@ -1,0 +1,131 @@
+"""Two people in one room: edits, convergence with the server, cursors, own-only undo, and a
+server restart in the middle of typing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from playwright.async_api import expect
+
+from tests.browser.conftest import (
+    RECONNECT_WAIT_MS,
+    OpenEditor,
+    create_room,
+    room_code,
+)
+from tests.support.live_server import LiveServer, launch
+
+
+async def test_typing_in_one_editor_appears_in_the_other(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "x = 1\n")
+    alice = await open_editor(server, room, "Alice")
+    bob = await open_editor(server, room, "Bob")
+
+    await alice.click_end_of_line(1)
+    await alice.page.keyboard.type("  # typed by alice")
+
+    await bob.wait_doc_contains("x = 1  # typed by alice")
+    await alice.wait_settled()
+    assert await room_code(server, room) == await alice.doc()
+
+
+async def test_typing_at_once_converges_to_the_servers_document(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "first = 1\nsecond = 2\nthird = 3\n")
+    alice = await open_editor(server, room, "Alice")
+    bob = await open_editor(server, room, "Bob")
+    await alice.click_end_of_line(1)
+    await bob.click_end_of_line(3)
+
+    # Both type at the same time, a key every 15 ms, so their pushes cross on the wire.
+    await asyncio.gather(
+        alice.page.keyboard.type(" + 10  # alice was here", delay=15),
+        bob.page.keyboard.type(" + 30  # bob was here", delay=15),
+    )
+
+    for editor in (alice, bob):
+        await editor.wait_doc_contains("# alice was here", "# bob was here")
+        await editor.wait_settled()
+    code = await room_code(server, room)
+    assert code == "first = 1 + 10  # alice was here\nsecond = 2\nthird = 3 + 30  # bob was here\n"
+    await alice.wait_doc_equals(code)
+    await bob.wait_doc_equals(code)
+
+
+async def test_the_others_cursor_shows_with_their_name(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "first line\nsecond line\nthird line\n")
+    alice = await open_editor(server, room, "Alice")
+    bob = await open_editor(server, room, "Bob")
+
+    await expect(alice.page.locator(".people")).to_contain_text("Bob")
+    await bob.click_end_of_line(2)
+
+    label = alice.page.locator(".cm-remote-label")
+    await expect(label).to_have_text("Bob")
+    # The label sits on the line Bob's caret is on.
+    await expect(alice.page.locator(".cm-line").nth(1).locator(".cm-remote-caret")).to_have_count(1)
+
+    # Bob selects a word: Alice sees it highlighted.
+    await bob.page.keyboard.press("Control+Shift+ArrowLeft")
+    await expect(alice.page.locator(".cm-remote-selection")).to_have_text("line")
+
+
+async def test_undo_undoes_only_my_own_edits(server: LiveServer, open_editor: OpenEditor) -> None:
+    room = await create_room(server, "a = 1\nb = 2\n")
+    alice = await open_editor(server, room, "Alice")
+    bob = await open_editor(server, room, "Bob")
+
+    await alice.click_end_of_line(1)
+    await alice.page.keyboard.type("  # mine")
+    await bob.wait_doc_contains("# mine")
+    await bob.click_end_of_line(2)
+    await bob.page.keyboard.type("  # theirs")
+    await alice.wait_doc_contains("# theirs")
+
+    await alice.page.keyboard.press("Control+z")
+
+    for editor in (alice, bob):
+        await editor.wait_doc_equals("a = 1\nb = 2  # theirs\n")
+
+
+async def test_editors_reconnect_after_a_server_restart_and_keep_offline_edits(
+    tmp_path: Path, open_editor: OpenEditor
+) -> None:
+    db, log = tmp_path / "pairpad.db", tmp_path / "server.log"
+    live = launch(db, log)
+    try:
+        room = await create_room(live, "one = 1\ntwo = 2\n")
+        alice = await open_editor(live, room, "Alice", allow_reconnect_noise=True)
+        bob = await open_editor(live, room, "Bob", allow_reconnect_noise=True)
+        await alice.click_end_of_line(1)
+        await alice.page.keyboard.type("  # before")
+        await bob.wait_doc_contains("# before")
+        await bob.click_end_of_line(2)
+
+        await asyncio.to_thread(live.stop)
+        for editor in (alice, bob):
+            await expect(editor.page.locator(".room-page")).not_to_have_attribute(
+                "data-conn", "online"
+            )
+        await alice.page.keyboard.type("  # alice offline")
+        await bob.page.keyboard.type("  # bob offline")
+
+        live = await asyncio.to_thread(launch, db, log, live.port)
+
+        for editor in (alice, bob):
+            await editor.wait_doc_contains(
+                "# before", "# alice offline", "# bob offline", deadline_ms=RECONNECT_WAIT_MS
+            )
+            await editor.wait_settled(deadline_ms=RECONNECT_WAIT_MS)
+        code = await room_code(live, room)
+        assert code == "one = 1  # before  # alice offline\ntwo = 2  # bob offline\n"
+        await alice.wait_doc_equals(code)
+        await bob.wait_doc_equals(code)
+    finally:
+        live.stop()
