@@ -49,6 +49,7 @@ const theme = EditorView.theme({
   ".cm-tooltip": { backgroundColor: "var(--panel-bg)", color: "var(--fg)", border: "1px solid var(--border)", borderRadius: "6px" },
   ".cm-tooltip-autocomplete > ul > li[aria-selected]": { backgroundColor: "var(--accent)", color: "var(--accent-fg)" },
   ".cm-completionDetail": { color: "var(--muted)", fontStyle: "normal", marginLeft: "1em" },
+  ".cm-tooltip-autocomplete > ul > li[aria-selected] .cm-completionDetail": { color: "inherit", opacity: "0.8" },
   ".cm-foldPlaceholder": { backgroundColor: "var(--active-line)", border: "1px solid var(--border)", color: "var(--muted)" },
 });
 

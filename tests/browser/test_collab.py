@@ -8,12 +8,7 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import (
-    RECONNECT_WAIT_MS,
-    OpenEditor,
-    create_room,
-    room_code,
-)
+from tests.browser.harness import RECONNECT_WAIT_MS, OpenEditor, create_room, room_code
 from tests.support.live_server import LiveServer, launch
 
 

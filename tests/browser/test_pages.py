@@ -6,7 +6,7 @@ import re
 
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import WAIT_MS, OpenEditor, create_room
+from tests.browser.harness import WAIT_MS, OpenEditor, create_room
 from tests.support.live_server import LiveServer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import WAIT_MS, OpenEditor, create_room
+from tests.browser.harness import WAIT_MS, OpenEditor, create_room
 from tests.support.live_server import LiveServer
 
 PROGRAM = 'import sys\nprint("hello from pairpad")\nprint("to stderr", file=sys.stderr)\n'

@@ -1,0 +1,116 @@
+"""What the browser tests and the screenshot script share: how Chromium is launched here, the
+REST calls they make, and an `Editor` handle on one person's tab. Waits are conditions with
+deadlines, never sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, expect
+
+from tests.support.live_server import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Deadlines of the waits, in milliseconds. Generous: CI machines are slow, and a wait ends as
+# soon as its condition holds.
+WAIT_MS = 15_000
+RECONNECT_WAIT_MS = 45_000
+
+ColorScheme = Literal["light", "dark", "no-preference"]
+
+
+class HasUrl(Protocol):
+    """A running Pairpad: a LiveServer, or any server given by its base URL."""
+
+    @property
+    def url(self) -> str: ...
+
+
+def build_editor() -> None:
+    """The bundle the server serves; quick when nothing changed."""
+    subprocess.run([str(REPO / "scripts" / "build_editor")], check=True, cwd=REPO)
+
+
+async def launch_chromium(playwright: Playwright) -> Browser:
+    return await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def http_json(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+async def create_room(server: HasUrl, code: str = "", name: str = "test room") -> str:
+    room = await asyncio.to_thread(
+        http_json, "POST", f"{server.url}/rooms", {"name": name, "code": code}
+    )
+    return str(room["roomId"])
+
+
+async def room_code(server: HasUrl, room_id: str) -> str:
+    room = await asyncio.to_thread(http_json, "GET", f"{server.url}/rooms/{room_id}")
+    return str(room["code"])
+
+
+@dataclass
+class Editor:
+    """One person's browser tab on a room."""
+
+    page: Page
+    context: BrowserContext
+    name: str
+    errors: list[str] = field(default_factory=list)
+
+    async def doc(self) -> str:
+        return str(await self.page.evaluate("window.pairpad.doc()"))
+
+    async def wait_online(self, deadline_ms: float = WAIT_MS) -> None:
+        await expect(self.page.locator(".room-page")).to_have_attribute(
+            "data-conn", "online", timeout=deadline_ms
+        )
+
+    async def wait_settled(self, deadline_ms: float = WAIT_MS) -> None:
+        """Connected, in step with the server, no own change unconfirmed."""
+        await self.page.wait_for_function(
+            "window.pairpad && window.pairpad.settled()", timeout=deadline_ms
+        )
+
+    async def wait_doc_contains(self, *parts: str, deadline_ms: float = WAIT_MS) -> None:
+        await self.page.wait_for_function(
+            "parts => { const d = window.pairpad && window.pairpad.doc();"
+            " return d !== null && parts.every(p => d.includes(p)); }",
+            arg=list(parts),
+            timeout=deadline_ms,
+        )
+
+    async def wait_doc_equals(self, text: str, deadline_ms: float = WAIT_MS) -> None:
+        await self.page.wait_for_function(
+            "text => window.pairpad && window.pairpad.doc() === text", arg=text, timeout=deadline_ms
+        )
+
+    async def click_end_of_line(self, line: int) -> None:
+        """Put the caret at the end of a 1-based line."""
+        await self.page.locator(".cm-line").nth(line - 1).click()
+        await self.page.keyboard.press("End")
+
+
+# `await open_editor(server, room_id, "Alice")`: the fixture of that name.
+OpenEditor = Callable[..., Awaitable[Editor]]
