@@ -1,0 +1,155 @@
+"""Keep Jedi inside the Python installation's library paths (run in the worker only).
+
+Jedi reads whatever `.py` the process can read when the document points it there, and a
+document is untrusted. Left alone it follows `sys.path.append('/some/dir')` written in the
+code, relative imports climb out of the document's directory (`from .. import` lists `/`), and
+string literals complete file names. Each of those is cut at its source below, and every
+answer is checked once more against the allowed roots (`is_allowed`), so a missed path still
+cannot show a name defined outside them. The worker also drops to an unprivileged user.
+
+These are patches of Jedi 0.20 / parso 0.8 internals, pinned by tests/core/test_completion_leak.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+NOBODY = 65534
+
+
+def library_paths() -> list[str]:
+    """The Python installation's library directories: Jedi's whole `sys_path`."""
+    keys = ("stdlib", "platstdlib", "purelib", "platlib")
+    found = [sysconfig.get_paths()[key] for key in keys]
+    found += [p for p in sys.path if p.endswith("lib-dynload")]
+    unique: list[str] = []
+    for path in found:
+        real = os.path.realpath(path)
+        if os.path.isdir(real) and real not in unique:
+            unique.append(real)
+    return unique
+
+
+def is_allowed(path: Path | None, roots: Iterable[str], document: Path) -> bool:
+    """Whether a completion defined in `path` may be shown: builtins (no path), the document
+    itself, or a file under one of `roots`."""
+    if path is None or path == document:
+        return True
+    real = os.path.realpath(path)
+    return any(real == root or real.startswith(root + os.sep) for root in roots)
+
+
+def confine_jedi() -> None:
+    """Patch Jedi so a document can't widen what it reads. Idempotent."""
+    import jedi
+    import jedi.api.completion
+    import jedi.inference.imports
+    import jedi.inference.sys_path
+    import parso.cache
+
+    # `sys.path.append(...)`, `.insert(...)`, `sys.path += [...]` in the document: Jedi adds
+    # those directories to its search path (`check_sys_path_modifications`); add nothing.
+    def no_sys_path_modifications(module_context: Any) -> list[Path]:
+        return []
+
+    jedi.inference.sys_path.check_sys_path_modifications = no_sys_path_modifications
+
+    # A relative import in the document (which is no package) makes Jedi guess a directory
+    # relative to the document's path and search it: refuse. Relative imports inside library
+    # packages resolve through the package name and never reach this branch.
+    importer = jedi.inference.imports.Importer
+    if not getattr(importer, "_pairpad_confined", False):
+        original_init = importer.__init__
+
+        def confined_init(self: Any, *args: Any, **kwargs: Any) -> None:
+            original_init(self, *args, **kwargs)
+            if self._fixed_sys_path is not None:
+                self._fixed_sys_path = []
+                self._infer_possible = False
+
+        importer.__init__ = confined_init
+        importer._pairpad_confined = True
+
+    # File-name completion inside string literals lists any directory.
+    def no_file_names(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        return iter(())
+
+    jedi.api.completion.complete_file_name = no_file_names
+
+    # parso's on-disk cache unpickles files: a directory another process could write to
+    # would be code execution in the worker. The in-memory cache is enough for a long-lived
+    # process.
+    def no_disk_load(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    def no_disk_save(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    parso.cache._load_from_file_system = no_disk_load
+    parso.cache._save_to_file_system = no_disk_save
+    parso.cache._remove_cache_and_update_lock = no_disk_save
+
+    # Never import a library to inspect it (Jedi's default imports `gi`), and don't search
+    # other files for the calls of a function (`dynamic_params_for_other_modules`): slow,
+    # and it reads the project directory.
+    jedi.settings.auto_import_modules = []
+    jedi.settings.dynamic_params_for_other_modules = False
+
+
+def _readable_by_others(path: str) -> bool:
+    """Whether a user with no relation to the owner can list `path` (every ancestor o+x)."""
+    current = Path(path)
+    for part in [current, *current.parents]:
+        mode = part.stat().st_mode
+        if not mode & 0o001 or (part == current and not mode & 0o004):
+            return False
+    return True
+
+
+def snapshot_library_listings(roots: Iterable[str]) -> int:
+    """Keep listing library directories after the privilege drop. Returns how many.
+
+    A Python installed in a directory only its owner may enter (e.g. pyenv under /root)
+    can't be listed once the worker is nobody, and `import col|` would find nothing. Module
+    files load through their stubs either way; only the *listing* is lost, so take it now,
+    while still privileged. The library does not change while the worker lives.
+    """
+    from jedi.inference.compiled.subprocess import functions
+
+    original = functions.iter_module_names
+    listings: dict[str, list[str]] = {}
+    for root in roots:
+        if _readable_by_others(root):
+            continue
+        for directory, subdirectories, _ in os.walk(root):
+            subdirectories[:] = [
+                d for d in subdirectories if d.isidentifier() and d != "__pycache__"
+            ]
+            listings[directory] = list(original(None, [directory]))
+    if not listings:
+        return 0
+
+    def listed(inference_state: Any, paths: Iterable[str]) -> list[str]:
+        names: list[str] = []
+        for path in paths:
+            known = listings.get(os.fspath(path))
+            names += known if known is not None else original(inference_state, [path])
+        return names
+
+    functions.iter_module_names = listed
+    return len(listings)
+
+
+def drop_privileges() -> bool:
+    """As root, become nobody (uid/gid 65534, no supplementary groups). True if dropped."""
+    if os.getuid() != 0:
+        return False
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    return True
