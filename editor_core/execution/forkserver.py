@@ -1,0 +1,209 @@
+"""The fork server: a warm process that forks one child per run.
+
+Started by `ForkServerClient` with RestrictedPython, the policy and every allowed module
+already imported, so a run costs one `fork()` instead of an interpreter start. It speaks
+JSON messages over a SOCK_SEQPACKET socket (one message per datagram, file descriptors as
+SCM_RIGHTS):
+
+    client -> server  {"op": "run", "id", "uid", "cpu", "memory", "output"} + [program, pipe]
+                      {"op": "kill", "id"}
+    server -> client  {"ev": "ready", "networkIsolated", "privileged"}
+                      {"ev": "started", "id", "pid"}
+                      {"ev": "exit", "id", "status"}     (raw wait status, after reaping)
+                      {"ev": "failed", "id", "error"}    (the fork itself failed)
+
+It is the parent of every child, so it alone reaps them and it alone kills them: a kill sent
+before the "exit" event can never hit a recycled pid (the zombie holds it). End of file on
+the socket (the service closed it, or its process died) makes it kill every child, reap them
+and exit: no run outlives the service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from editor_core.execution import child
+from editor_core.execution.modules import build_proxies
+from editor_core.execution.streams import OutputSink
+from editor_core.execution.walls import Walls
+
+_CLONE_NEWNET = 0x40000000
+_MAX_MESSAGE = 64 * 1024
+_WARM_UP = """
+import json, re, datetime
+from dataclasses import dataclass
+@dataclass
+class Point:
+    x: int
+    y: int = 0
+print(json.dumps({"p": [Point(1).x]}), re.sub("a", "b", "a"))
+print(datetime.datetime.strptime("2024", "%Y").year)
+raise ValueError("warm")
+"""
+
+
+@dataclass
+class _Child:
+    pid: int
+    pidfd: int
+
+
+def _isolate_network() -> bool:
+    """Move the fork server (and so every child) into an empty network namespace.
+
+    `os.unshare` arrived in Python 3.12; on 3.11 we call libc. Needs root (CAP_SYS_ADMIN);
+    without it we go on without and report it in the "ready" message.
+    """
+    if os.geteuid() != 0:
+        return False
+    unshare = getattr(os, "unshare", None)
+    if unshare is not None:
+        try:
+            unshare(_CLONE_NEWNET)
+        except OSError:
+            return False
+        return True
+    libc = ctypes.CDLL(None, use_errno=True)
+    return bool(libc.unshare(_CLONE_NEWNET) == 0)
+
+
+def _warm_up(proxies: Mapping[str, types.ModuleType]) -> None:
+    """Run a program in-process, output discarded, so lazy imports and caches happen once
+    here instead of in every child."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        child.run_program(_WARM_UP, "", OutputSink(devnull, 1 << 16), proxies)
+    finally:
+        os.close(devnull)
+
+
+class ForkServer:
+    def __init__(
+        self, sock: socket.socket, sandbox_dir: str, proxies: Mapping[str, types.ModuleType]
+    ) -> None:
+        self._sock = sock
+        self._sandbox_dir = sandbox_dir
+        self._proxies = proxies
+        self._children: dict[int, _Child] = {}
+        self._selector = selectors.DefaultSelector()
+
+    def send(self, message: dict[str, object]) -> None:
+        self._sock.send(json.dumps(message).encode())
+
+    def serve(self) -> None:
+        self._selector.register(self._sock, selectors.EVENT_READ, None)
+        while True:
+            for key, _ in self._selector.select():
+                if key.data is None:
+                    if not self._receive():
+                        return
+                else:
+                    self._reap(key.data)
+
+    def _receive(self) -> bool:
+        data, fds, _, _ = socket.recv_fds(self._sock, _MAX_MESSAGE, 2)
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return False
+        message = json.loads(data)
+        if message["op"] == "run":
+            program_fd, pipe_fd = fds
+            try:
+                self._fork(message, program_fd, pipe_fd)
+            finally:
+                os.close(program_fd)
+                os.close(pipe_fd)
+        elif message["op"] == "kill":
+            running = self._children.get(message["id"])
+            if running is not None:
+                _kill_group(running.pid)
+        return True
+
+    def _fork(self, message: dict[str, int | None], program_fd: int, pipe_fd: int) -> None:
+        run_id = message["id"]
+        assert run_id is not None
+        walls = Walls(
+            cpu_time_s=int(message["cpu"] or 1),
+            memory_bytes=int(message["memory"] or 0),
+            uid=message["uid"],
+            sandbox_dir=self._sandbox_dir,
+            parent_pid=os.getpid(),
+        )
+        output_bytes = int(message["output"] or 0)
+        try:
+            pid = os.fork()
+        except OSError as error:
+            self.send({"ev": "failed", "id": run_id, "error": error.strerror or "fork failed"})
+            return
+        if pid == 0:  # pragma: no cover - the child; it ends in os._exit
+            try:
+                child.main(walls, output_bytes, program_fd, pipe_fd, self._proxies)
+            finally:
+                os._exit(child.EXIT_MACHINERY)
+        pidfd = os.pidfd_open(pid)
+        self._children[run_id] = _Child(pid, pidfd)
+        self._selector.register(pidfd, selectors.EVENT_READ, run_id)
+        self.send({"ev": "started", "id": run_id, "pid": pid})
+
+    def _reap(self, run_id: int) -> None:
+        running = self._children.pop(run_id)
+        self._selector.unregister(running.pidfd)
+        os.close(running.pidfd)
+        # The leader exited; kill anything left in its group while its zombie still holds
+        # the pid (and so the group id), then reap.
+        _kill_group(running.pid)
+        _, status = os.waitpid(running.pid, 0)
+        self.send({"ev": "exit", "id": run_id, "status": status})
+
+    def shutdown(self) -> None:
+        for running in self._children.values():
+            _kill_group(running.pid)
+        for running in self._children.values():
+            os.waitpid(running.pid, 0)
+            os.close(running.pidfd)
+        self._children.clear()
+        self._selector.close()
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def main(argv: list[str]) -> None:
+    sock = socket.socket(fileno=int(argv[0]))
+    network_isolated = _isolate_network()
+    sandbox_dir = tempfile.mkdtemp(prefix="pairpad-sandbox-")
+    os.chmod(sandbox_dir, 0o555)  # noqa: S103 - empty and read-only: the children's cwd
+    proxies = build_proxies()
+    _warm_up(proxies)
+    # Objects that exist now are never collected in a child: keeping the collector off
+    # their pages keeps them shared (copy-on-write) between the fork server and its children.
+    gc.freeze()
+    server = ForkServer(sock, sandbox_dir, proxies)
+    try:
+        server.send(
+            {"ev": "ready", "networkIsolated": network_isolated, "privileged": os.geteuid() == 0}
+        )
+        server.serve()
+    finally:
+        server.shutdown()
+        shutil.rmtree(sandbox_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

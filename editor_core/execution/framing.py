@@ -1,0 +1,76 @@
+"""Frames on the pipe from a sandboxed child to the service.
+
+One pipe carries both streams, so stdout and stderr arrive interleaved exactly in the order the
+program wrote them. A frame is a tag byte, a 4-byte big-endian length and the payload:
+
+- `o` / `e`: UTF-8 text written to stdout / stderr;
+- `r`: the child's own verdict, JSON `{"status": "ok"|"error"|"killed"}`, written last.
+
+The parent treats the child as hostile (it runs user code): the decoder bounds every length and
+reports anything malformed instead of trusting it.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+
+STDOUT = b"o"
+STDERR = b"e"
+VERDICT = b"r"
+STREAM_NAMES = {STDOUT: "stdout", STDERR: "stderr"}
+
+_HEADER = struct.Struct(">cI")
+# A child never writes more than this in one frame; bigger writes are split.
+MAX_PAYLOAD = 64 * 1024
+
+
+def encode(tag: bytes, payload: bytes) -> bytes:
+    return _HEADER.pack(tag, len(payload)) + payload
+
+
+def encode_verdict(status: str) -> bytes:
+    return encode(VERDICT, json.dumps({"status": status}).encode())
+
+
+class FrameError(Exception):
+    """The child wrote something that is not a frame: it is broken or compromised."""
+
+
+@dataclass
+class Decoder:
+    """Incremental decoder: `feed` bytes as they arrive, get back whole frames."""
+
+    _buffer: bytearray = field(default_factory=bytearray)
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
+        self._buffer += data
+        frames: list[tuple[bytes, bytes]] = []
+        offset = 0
+        while len(self._buffer) - offset >= _HEADER.size:
+            tag, length = _HEADER.unpack_from(self._buffer, offset)
+            if tag not in (STDOUT, STDERR, VERDICT) or length > MAX_PAYLOAD:
+                raise FrameError(f"bad frame header (tag {tag!r}, length {length})")
+            end = offset + _HEADER.size + length
+            if end > len(self._buffer):
+                break
+            frames.append((tag, bytes(self._buffer[offset + _HEADER.size : end])))
+            offset = end
+        del self._buffer[:offset]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame (non-zero at EOF means the child was cut short)."""
+        return len(self._buffer)
+
+
+def decode_verdict(payload: bytes) -> str:
+    try:
+        status = json.loads(payload)["status"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise FrameError("bad verdict frame") from error
+    if status not in ("ok", "error", "killed"):
+        raise FrameError("bad verdict status")
+    return str(status)

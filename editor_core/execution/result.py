@@ -1,0 +1,59 @@
+"""The value types of the execution service: what a run may use and what it returns.
+
+`ExecutionResult.to_wire` is PROTOCOL.md's `ExecutionResult`, camelCase keys and all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+Status = Literal["ok", "error", "timeout", "killed", "stopped"]
+
+# (stream, data): stream is "stdout" or "stderr"; called on the event loop, in the order
+# written, batched.
+OutputCallback = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class ExecutionLimits:
+    """The walls of one run. Sizes are in bytes (UTF-8 for code, stdin and output)."""
+
+    wall_time_s: float = 10.0
+    cpu_time_s: int = 10
+    memory_bytes: int = 256 * 2**20
+    output_bytes: int = 64 * 1024
+    max_code_bytes: int = 100_000
+    # Not in the issue's list; bounded because a run's stdin is held in memory twice.
+    max_stdin_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """How a run ended.
+
+    `exit_code` is the child's exit code as `subprocess` reports it (a negative signal number
+    when a signal ended it), or None when no process ran for it (stopped while queued, or a
+    failure of the machinery before the fork).
+    """
+
+    status: Status
+    output: str
+    stdout: str
+    stderr: str
+    exit_code: int | None
+    duration_ms: int
+    truncated: bool
+
+    def to_wire(self) -> dict[str, object]:
+        """PROTOCOL.md, REST: `ExecutionResult`."""
+        return {
+            "status": self.status,
+            "output": self.output,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "exitCode": self.exit_code,
+            "durationMs": self.duration_ms,
+            "truncated": self.truncated,
+        }

@@ -1,0 +1,337 @@
+"""ExecutionService: runs programs in sandboxed children, a few at a time, never in-process.
+
+The service decides (queue, limits, verdicts); the fork server forks; each child raises its
+walls and runs one program (STYLE.md: the core decides, a worker does the heavy part off the
+event loop). PROTOCOL.md guarantees 3 and 4 are what this module answers for: a run ends
+within its wall time whatever the program does (the parent's timer kills the child's whole
+process group), and a run never blocks the event loop (everything here is awaited or a
+non-blocking callback).
+
+Fairness: at most `max_concurrent` runs at once, first come first served, and at most
+`max_queue` waiting; beyond that `run` raises `Busy` with a retry estimate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from editor_core.errors import Busy, TooLarge
+from editor_core.execution.forkserver_client import (
+    ChildHandle,
+    ChildRequest,
+    ForkServerClient,
+    ForkServerDown,
+)
+from editor_core.execution.output import OutputReader
+from editor_core.execution.result import (
+    ExecutionLimits,
+    ExecutionResult,
+    OutputCallback,
+    Status,
+)
+
+logger = logging.getLogger("pairpad.execution")
+
+# Concurrent runs get distinct uids (65534 = nobody, then 65533, ...), so even two sandboxes
+# running at once cannot signal or trace each other.
+DEFAULT_SANDBOX_UID = 65534
+# How long a killed child may take to be reaped before we call it a machinery failure.
+_KILL_GRACE_S = 5.0
+_Ending = Literal["stopped", "closed"]
+
+
+@dataclass(eq=False)
+class _Run:
+    run_id: str
+    # Resolves with why the run must end early: stop() or close().
+    ending: asyncio.Future[_Ending] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    # Resolves with the slot a queued run was given.
+    turn: asyncio.Future[int] | None = None
+
+
+class ExecutionService:
+    def __init__(
+        self,
+        limits: ExecutionLimits = ExecutionLimits(),  # noqa: B008 - frozen, so shared safely
+        *,
+        max_concurrent: int = 1,
+        max_queue: int = 16,
+        sandbox_uid: int = DEFAULT_SANDBOX_UID,
+    ) -> None:
+        if max_concurrent < 1 or max_queue < 0:
+            raise ValueError("max_concurrent must be >= 1 and max_queue >= 0")
+        self.limits = limits
+        self._max_concurrent = max_concurrent
+        self._max_queue = max_queue
+        self._sandbox_uid = sandbox_uid
+        self._client = ForkServerClient()
+        self._start_lock = asyncio.Lock()
+        self._free_slots = list(range(max_concurrent))
+        self._queue: deque[_Run] = deque()
+        self._runs: dict[str, _Run] = {}
+        self._running = 0
+        self._average_ms = 1000.0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the fork server (the warm pool). `run` also does it when needed, and
+        starts a new one if the last one died."""
+        async with self._start_lock:
+            if not self._client.alive:
+                await self._client.start()
+
+    async def close(self) -> None:
+        """End every run (their results say "killed") and the fork server with its children."""
+        for run in list(self._runs.values()):
+            if not run.ending.done():
+                run.ending.set_result("closed")
+        self._queue.clear()
+        async with self._start_lock:
+            await self._client.close()
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    @property
+    def fork_server_pid(self) -> int | None:
+        """For tests and operators: the parent of every sandboxed child."""
+        return self._client.pid
+
+    @property
+    def network_isolated(self) -> bool:
+        return self._client.network_isolated
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        code: str,
+        stdin: str = "",
+        *,
+        on_output: OutputCallback | None = None,
+        run_id: str | None = None,
+    ) -> ExecutionResult:
+        program = _encode_program(code, stdin, self.limits)
+        run_id = run_id or uuid.uuid4().hex
+        if run_id in self._runs:
+            raise ValueError(f"run {run_id} is already queued or running")
+        if not self._free_slots and len(self._queue) >= self._max_queue:
+            raise Busy("too many runs in progress", retry_after_ms=self._retry_after_ms())
+        run = _Run(run_id)
+        self._runs[run_id] = run
+        try:
+            slot = await self._acquire(run)
+            if slot is None:
+                ending = run.ending.result()
+                logger.info("run %s %s while queued", run_id, ending)
+                return _result("stopped" if ending == "stopped" else "killed", None, 0)
+            self._running += 1
+            try:
+                return await self._execute(run, slot, program, on_output)
+            finally:
+                self._running -= 1
+                self._release(slot)
+        finally:
+            del self._runs[run_id]
+
+    def stop(self, run_id: str) -> bool:
+        """Stop a queued or running run; its result then has status "stopped"."""
+        run = self._runs.get(run_id)
+        if run is None:
+            return False
+        if not run.ending.done():
+            run.ending.set_result("stopped")
+        if run in self._queue:
+            self._queue.remove(run)
+        return True
+
+    # -- slots -----------------------------------------------------------------------------
+
+    async def _acquire(self, run: _Run) -> int | None:
+        """A slot for `run`, in arrival order; None if it was stopped while waiting."""
+        if self._free_slots and not self._queue:
+            return self._free_slots.pop(0)
+        run.turn = turn = asyncio.get_running_loop().create_future()
+        self._queue.append(run)
+        logger.info("run %s queued (position %d)", run.run_id, len(self._queue))
+        try:
+            await asyncio.wait((turn, run.ending), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if run in self._queue:
+                self._queue.remove(run)
+            if turn.done() and (run.ending.done() or _cancelling()):
+                self._release(turn.result())
+        return turn.result() if turn.done() and not run.ending.done() else None
+
+    def _release(self, slot: int) -> None:
+        while self._queue:
+            waiting = self._queue.popleft()
+            if waiting.turn is not None and not waiting.turn.done():
+                waiting.turn.set_result(slot)
+                return
+        self._free_slots.append(slot)
+        self._free_slots.sort()
+
+    def _retry_after_ms(self) -> int:
+        estimate = self._average_ms * (len(self._queue) + 1) / self._max_concurrent
+        return int(min(max(estimate, 100.0), 60_000.0))
+
+    # -- one run ---------------------------------------------------------------------------
+
+    async def _execute(
+        self, run: _Run, slot: int, program: bytes, on_output: OutputCallback | None
+    ) -> ExecutionResult:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await self.start()
+            handle, reader = self._launch(slot, program, on_output)
+        except (ForkServerDown, OSError):
+            logger.exception("run %s: could not start a child", run.run_id)
+            return _result("killed", None, _elapsed_ms(started))
+        logger.info("run %s started (slot %d)", run.run_id, slot)
+        try:
+            ending = await self._supervise(run, handle, reader, started)
+        finally:
+            # Also reached when our caller is cancelled: the child must not outlive the run.
+            self._client.kill(handle)
+            reader.close()
+        result = _verdict(ending, handle, reader, _elapsed_ms(started))
+        self._average_ms = 0.8 * self._average_ms + 0.2 * result.duration_ms
+        logger.info(
+            "run %s finished: status=%s exit=%s duration_ms=%d truncated=%s pid=%s",
+            run.run_id, result.status, result.exit_code, result.duration_ms,
+            result.truncated, handle.pid,
+        )  # fmt: skip
+        return result
+
+    def _launch(
+        self, slot: int, program: bytes, on_output: OutputCallback | None
+    ) -> tuple[ChildHandle, OutputReader]:
+        limits = self.limits
+        request = ChildRequest(
+            uid=self._sandbox_uid - slot if self._client.privileged else None,
+            cpu_time_s=limits.cpu_time_s,
+            memory_bytes=limits.memory_bytes,
+            output_bytes=limits.output_bytes,
+        )
+        program_fd = os.memfd_create("pairpad-program", os.MFD_CLOEXEC)
+        read_fd, write_fd = os.pipe()
+        try:
+            view = memoryview(program)
+            while view:
+                view = view[os.write(program_fd, view) :]
+            handle = self._client.launch(request, program_fd, write_fd)
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(program_fd)
+            os.close(write_fd)
+        return handle, OutputReader(read_fd, limits.output_bytes, on_output)
+
+    async def _supervise(
+        self, run: _Run, handle: ChildHandle, reader: OutputReader, started: float
+    ) -> str | None:
+        """Wait for the child to finish, or for a reason to kill it; return that reason."""
+        loop = asyncio.get_running_loop()
+        deadline = started + self.limits.wall_time_s
+        ending: str | None = None
+        while not (handle.exited.done() and reader.eof.done()):
+            if run.ending.done():
+                ending = run.ending.result()
+                break
+            if reader.failed.done():
+                ending = "output"
+                break
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                ending = "timeout"
+                break
+            pending = [f for f in (handle.exited, reader.eof) if not f.done()]
+            await asyncio.wait(
+                [*pending, run.ending, reader.failed],
+                timeout=remaining,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        if ending is not None:
+            self._client.kill(handle)
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(asyncio.shield(handle.exited), asyncio.shield(reader.eof)),
+                    _KILL_GRACE_S,
+                )
+            except TimeoutError:
+                logger.error("run %s: child not reaped after kill", run.run_id)
+        return ending
+
+
+def _encode_program(code: str, stdin: str, limits: ExecutionLimits) -> bytes:
+    code_bytes = len(code.encode("utf-8", "surrogatepass"))
+    if code_bytes > limits.max_code_bytes:
+        raise TooLarge(f"code is {code_bytes} bytes; at most {limits.max_code_bytes} are allowed")
+    stdin_bytes = len(stdin.encode("utf-8", "surrogatepass"))
+    if stdin_bytes > limits.max_stdin_bytes:
+        raise TooLarge(
+            f"stdin is {stdin_bytes} bytes; at most {limits.max_stdin_bytes} are allowed"
+        )
+    return json.dumps({"code": code, "stdin": stdin}).encode()
+
+
+def _verdict(
+    ending: str | None, handle: ChildHandle, reader: OutputReader, duration_ms: int
+) -> ExecutionResult:
+    raw = handle.exited.result() if handle.exited.done() else None
+    exit_code = None if raw is None else os.waitstatus_to_exitcode(raw)
+    status: Status
+    if ending == "stopped":
+        status = "stopped"
+    elif ending == "timeout":
+        status = "timeout"
+    elif ending is not None or raw is None or reader.verdict is None:
+        # Output cap, service closing, fork server lost, or a child that died without its
+        # verdict: a signal (RLIMIT_CPU, the kernel's OOM killer) or a machinery failure.
+        status = "killed"
+    else:
+        status = "ok" if reader.verdict == "ok" else "error"
+        if reader.verdict == "killed":
+            status = "killed"
+    return ExecutionResult(
+        status=status,
+        output=reader.text(),
+        stdout=reader.text("stdout"),
+        stderr=reader.text("stderr"),
+        exit_code=exit_code,
+        duration_ms=duration_ms,
+        truncated=reader.truncated,
+    )
+
+
+def _result(status: Status, exit_code: int | None, duration_ms: int) -> ExecutionResult:
+    return ExecutionResult(status, "", "", "", exit_code, duration_ms, False)
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((asyncio.get_running_loop().time() - started) * 1000)
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -1,0 +1,410 @@
+"""ExecutionService: benign programs give exact output; the service's queue, limits, stop,
+streaming and restart behave as PROTOCOL.md's `ExecutionResult`, `run` and `stop` say."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from editor_core.errors import Busy, TooLarge
+from editor_core.execution import ExecutionLimits, ExecutionResult, ExecutionService
+from tests.core.sandbox_corpus import children_of, wait_until
+
+LIMITS = ExecutionLimits(wall_time_s=2.0, cpu_time_s=2, output_bytes=4096, max_code_bytes=2000)
+DEADLINE_S = 20.0
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def service() -> AsyncIterator[ExecutionService]:
+    svc = ExecutionService(LIMITS, max_concurrent=1, max_queue=1)
+    await svc.start()
+    yield svc
+    await svc.close()
+
+
+async def run_ok(service: ExecutionService, code: str, stdin: str = "") -> ExecutionResult:
+    result = await service.run(code, stdin)
+    assert result.status == "ok", result
+    return result
+
+
+# -- benign programs ---------------------------------------------------------------------------
+
+
+async def test_print_in_functions_and_methods_streams_in_order(service: ExecutionService) -> None:
+    code = (
+        "def greet(name):\n"
+        "    print('hello', name)\n"
+        "    return len(name)\n"
+        "class Counter:\n"
+        "    def __init__(self):\n"
+        "        self.count = 0\n"
+        "    def bump(self):\n"
+        "        self.count += 1\n"
+        "        print('count', self.count)\n"
+        "print('start')\n"
+        "n = greet('ada')\n"
+        "c = Counter()\n"
+        "c.bump(); c.bump()\n"
+        "print([x * n for x in range(3)])\n"
+    )
+    result = await run_ok(service, code)
+    assert result.stdout == "start\nhello ada\ncount 1\ncount 2\n[0, 3, 6]\n"
+    assert result.output == result.stdout
+    assert result.stderr == ""
+    assert result.exit_code == 0
+    assert result.truncated is False
+
+
+async def test_classes_inheritance_dunders_and_properties(service: ExecutionService) -> None:
+    code = (
+        "class Shape:\n"
+        "    def __init__(self, name):\n"
+        "        self.name = name\n"
+        "    def __repr__(self):\n"
+        "        return f'{self.__class__.__name__}({self.name!r})'\n"
+        "class Square(Shape):\n"
+        "    def __init__(self, side):\n"
+        "        super().__init__('square')\n"
+        "        self.side = side\n"
+        "    @property\n"
+        "    def area(self):\n"
+        "        return self.side ** 2\n"
+        "    def __lt__(self, other):\n"
+        "        return self.area < other.area\n"
+        "    def __eq__(self, other):\n"
+        "        return self.area == other.area\n"
+        "shapes = sorted([Square(3), Square(1), Square(2)])\n"
+        "print(shapes, [s.area for s in shapes])\n"
+        "print(isinstance(shapes[0], Shape), type(shapes[0]).__name__)\n"
+    )
+    result = await run_ok(service, code)
+    assert result.stdout == (
+        "[Square('square'), Square('square'), Square('square')] [1, 4, 9]\nTrue Square\n"
+    )
+
+
+async def test_allowed_modules(service: ExecutionService) -> None:
+    code = (
+        "import math, json, itertools, heapq, bisect, string, textwrap, statistics\n"
+        "import collections.abc\n"
+        "from collections import Counter, defaultdict, deque, namedtuple\n"
+        "from dataclasses import dataclass, field, asdict\n"
+        "from enum import Enum, auto\n"
+        "from typing import List, Optional, NamedTuple\n"
+        "from functools import lru_cache, reduce, wraps\n"
+        "from fractions import Fraction\n"
+        "from decimal import Decimal\n"
+        "import datetime, re, random\n"
+        "@dataclass\n"
+        "class Point:\n"
+        "    x: int\n"
+        "    y: int = 0\n"
+        "    tags: List[str] = field(default_factory=list)\n"
+        "class Color(Enum):\n"
+        "    RED = auto()\n"
+        "    GREEN = auto()\n"
+        "class Pair(NamedTuple):\n"
+        "    a: int\n"
+        "    b: Optional[int] = None\n"
+        "@lru_cache(maxsize=None)\n"
+        "def fib(n):\n"
+        "    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
+        "def logged(f):\n"
+        "    @wraps(f)\n"
+        "    def inner(*args):\n"
+        "        return f(*args)\n"
+        "    return inner\n"
+        "@logged\n"
+        "def double(x):\n"
+        "    return 2 * x\n"
+        "print(math.sqrt(16), math.pi > 3)\n"
+        "print(json.dumps(asdict(Point(1, 2))))\n"
+        "print(Color.GREEN.name, Color.GREEN.value, Pair(1))\n"
+        "print(fib(30), double.__name__, double(4))\n"
+        "print(Counter('abca').most_common(1), list(itertools.accumulate([1, 2, 3])))\n"
+        "h = [5, 1, 3]; heapq.heapify(h); print(heapq.heappop(h), bisect.bisect([1, 3, 5], 4))\n"
+        "print(Fraction(1, 3) + Fraction(1, 6), Decimal('0.1') + Decimal('0.2'))\n"
+        "print(datetime.date(2024, 2, 28) + datetime.timedelta(days=1))\n"
+        "print(re.findall(r'\\d+', 'a1b22'), statistics.mean([1, 2, 3, 4]))\n"
+        "print(string.ascii_lowercase[:3], textwrap.shorten('hello big world', 12))\n"
+        "print(isinstance([], collections.abc.Sequence), reduce(lambda a, b: a * b, [1, 2, 3]))\n"
+        "random.seed(1); a = random.random(); random.seed(1); print(a == random.random())\n"
+        "d = defaultdict(int); d['k'] += 2; q = deque([1]); q.appendleft(0)\n"
+        "print(dict(d), list(q), namedtuple('P', 'x y')(1, 2))\n"
+        "print('{0} and {name}'.format(1, name='two'), '{:>4}|'.format('x'))\n"
+    )
+    result = await run_ok(service, code)
+    assert result.stdout.splitlines() == [
+        "4.0 True",
+        '{"x": 1, "y": 2, "tags": []}',
+        "GREEN 2 Pair(a=1, b=None)",
+        "832040 double 8",
+        "[('a', 2)] [1, 3, 6]",
+        "1 2",
+        "1/2 0.3",
+        "2024-02-29",
+        "['1', '22'] 2.5",
+        "abc hello [...]",
+        "True 6",
+        "True",
+        "{'k': 2} [0, 1] P(x=1, y=2)",
+        "1 and two    x|",
+    ]
+
+
+async def test_input_reads_lines_of_stdin_then_eof(service: ExecutionService) -> None:
+    code = (
+        "name = input('name? ')\n"
+        "n = int(input())\n"
+        "print(f'hi {name}', n * 2)\n"
+        "try:\n"
+        "    input()\n"
+        "except EOFError as e:\n"
+        "    print('eof:', e)\n"
+    )
+    result = await run_ok(service, code, stdin="ada\r\n21\n")
+    assert result.stdout == "name? hi ada 42\neof: EOF when reading a line\n"
+
+
+async def test_uncaught_exception_traceback_has_user_frames_only(
+    service: ExecutionService,
+) -> None:
+    code = (
+        "import json\n"
+        "def parse(text):\n"
+        "    return json.loads(text)\n"
+        "\n"
+        "def main():\n"
+        "    print('before')\n"
+        "    parse('{broken')\n"
+        "main()\n"
+    )
+    result = await service.run(code)
+    assert result.status == "error"
+    assert result.exit_code == 1
+    assert result.stdout == "before\n"
+    assert result.stderr == (
+        "Traceback (most recent call last):\n"
+        '  File "<room>", line 8, in <module>\n'
+        "    main()\n"
+        '  File "<room>", line 7, in main\n'
+        "    parse('{broken')\n"
+        '  File "<room>", line 3, in parse\n'
+        "    return json.loads(text)\n"
+        "           ^^^^^^^^^^^^^^^^\n"
+        "json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1)\n"
+    )
+    assert result.output == result.stdout + result.stderr
+
+
+async def test_chained_exceptions_keep_both_user_tracebacks(service: ExecutionService) -> None:
+    code = (
+        "d = {}\n"
+        "try:\n"
+        "    d['missing']\n"
+        "except KeyError as e:\n"
+        "    raise ValueError('bad key') from e\n"
+    )
+    result = await service.run(code)
+    assert result.status == "error"
+    assert "line 3, in <module>" in result.stderr
+    assert "KeyError: 'missing'" in result.stderr
+    assert "The above exception was the direct cause" in result.stderr
+    assert result.stderr.endswith("ValueError: bad key\n")
+    assert ".py" not in result.stderr
+    assert "editor_core" not in result.stderr
+
+
+async def test_syntax_errors_and_policy_refusals_read_like_python(
+    service: ExecutionService,
+) -> None:
+    broken = await service.run("x = 1\nprint(x +)\n")
+    assert broken.status == "error"
+    assert broken.stderr.startswith('  File "<room>", line 2\n    print(x +)\n')
+    assert broken.stderr.endswith("SyntaxError: invalid syntax\n")
+
+    refused = await service.run("x = 1\ny = x.__dict__\n")
+    assert refused.status == "error"
+    assert refused.stderr == (
+        '  File "<room>", line 2\n'
+        "    y = x.__dict__\n"
+        'SyntaxError: "__dict__" is an invalid attribute name because it starts with "_".\n'
+    )
+
+
+async def test_stdout_and_stderr_interleave_in_order_written(service: ExecutionService) -> None:
+    code = (
+        "import sys\n"
+        "print('out 1')\n"
+        "print('err 1', file=sys.stderr)\n"
+        "sys.stdout.write('out 2\\n')\n"
+        "sys.stderr.write('err 2\\n')\n"
+        "print('out 3')\n"
+    )
+    chunks: list[tuple[str, str]] = []
+    result = await service.run(code, on_output=lambda s, d: chunks.append((s, d)))
+    assert result.status == "ok"
+    assert result.output == "out 1\nerr 1\nout 2\nerr 2\nout 3\n"
+    assert result.stdout == "out 1\nout 2\nout 3\n"
+    assert result.stderr == "err 1\nerr 2\n"
+    # Streamed in batches, but in order and adding up to the result.
+    assert "".join(d for _, d in chunks) == result.output
+    assert "".join(d for s, d in chunks if s == "stderr") == result.stderr
+
+
+async def test_sys_exit_sets_exit_code(service: ExecutionService) -> None:
+    assert (await service.run("import sys\nsys.exit(0)")).status == "ok"
+    failed = await service.run("import sys\nprint('bye')\nsys.exit(3)")
+    assert (failed.status, failed.exit_code, failed.output) == ("error", 3, "bye\n")
+    message = await service.run("exit('fatal')")
+    assert (message.status, message.exit_code, message.stderr) == ("error", 1, "fatal\n")
+
+
+async def test_to_wire_has_the_protocol_keys(service: ExecutionService) -> None:
+    wire = (await service.run("print('w')")).to_wire()
+    assert set(wire) == {
+        "status", "output", "stdout", "stderr", "exitCode", "durationMs", "truncated",
+    }  # fmt: skip
+    assert wire["status"] == "ok"
+    assert wire["exitCode"] == 0
+    assert wire["output"] == "w\n"
+    assert isinstance(wire["durationMs"], int)
+
+
+# -- limits ------------------------------------------------------------------------------------
+
+
+async def test_endless_loop_times_out(service: ExecutionService) -> None:
+    result = await service.run("print('spinning')\nwhile True:\n    pass\n")
+    assert result.status in ("timeout", "killed")  # wall clock, or RLIMIT_CPU on a busy box
+    assert result.stdout == "spinning\n"
+    assert result.exit_code is not None
+    assert result.exit_code < 0
+
+
+async def test_output_is_capped_while_streaming(service: ExecutionService) -> None:
+    streamed: list[str] = []
+    result = await service.run(
+        "while True:\n    print('x' * 100)\n", on_output=lambda _s, d: streamed.append(d)
+    )
+    assert result.status == "killed"
+    assert result.truncated is True
+    assert len(result.output.encode()) == LIMITS.output_bytes
+    assert "".join(streamed) == result.output
+
+
+async def test_code_over_the_size_limit_is_refused(service: ExecutionService) -> None:
+    with pytest.raises(TooLarge):
+        await service.run("#" * (LIMITS.max_code_bytes + 1))
+
+
+async def test_memory_bomb_is_killed(service: ExecutionService) -> None:
+    result = await service.run("x = 'a' * (1024 ** 3)\n")
+    assert result.status == "killed"
+    assert "MemoryError" in result.stderr
+
+
+# -- queue, stop, busy -------------------------------------------------------------------------
+
+
+async def start_spinner(service: ExecutionService, run_id: str) -> asyncio.Task[ExecutionResult]:
+    """A run that prints 'ready' then spins; returns once it is running."""
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        service.run(
+            "print('ready')\nwhile True:\n    pass\n",
+            on_output=lambda _s, _d: ready.set(),
+            run_id=run_id,
+        )
+    )
+    await asyncio.wait_for(ready.wait(), DEADLINE_S)
+    return task
+
+
+async def test_stop_running_and_queued_runs(service: ExecutionService) -> None:
+    running = await start_spinner(service, "spin-1")
+    queued = asyncio.create_task(service.run("print('never')", run_id="wait-1"))
+    await wait_until(lambda: service.queued == 1)
+    assert service.running == 1
+
+    with pytest.raises(Busy) as busy:
+        await service.run("print('no room')")
+    assert busy.value.retry_after_ms >= 100
+    with pytest.raises(ValueError, match="already"):
+        await service.run("print(1)", run_id="spin-1")
+
+    assert service.stop("wait-1") is True
+    stopped_in_queue = await asyncio.wait_for(queued, DEADLINE_S)
+    assert (stopped_in_queue.status, stopped_in_queue.exit_code) == ("stopped", None)
+
+    assert service.stop("spin-1") is True
+    stopped = await asyncio.wait_for(running, DEADLINE_S)
+    assert stopped.status == "stopped"
+    assert stopped.output == "ready\n"
+    assert service.stop("spin-1") is False
+    assert (service.running, service.queued) == (0, 0)
+    assert (await service.run("print('after')")).output == "after\n"
+
+
+async def test_cancelled_caller_kills_its_child(service: ExecutionService) -> None:
+    task = await start_spinner(service, "cancel-me")
+    server_pid = service.fork_server_pid
+    assert server_pid is not None
+    assert children_of(server_pid)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The kill is sent; the next run waits for its slot and finds no leftover child.
+    assert (await service.run("print('next')")).output == "next\n"
+    assert children_of(server_pid) == []
+
+
+# -- the machinery -----------------------------------------------------------------------------
+
+
+async def test_fork_server_death_is_a_clean_killed_result_then_respawn() -> None:
+    svc = ExecutionService(LIMITS)
+    try:
+        task = await start_spinner(svc, "orphan")
+        first_server = svc.fork_server_pid
+        assert first_server is not None
+        os.kill(first_server, signal.SIGKILL)
+        result = await asyncio.wait_for(task, DEADLINE_S)
+        assert result.status == "killed"
+        again = await svc.run("print('respawned')")
+        assert again.output == "respawned\n"
+        assert svc.fork_server_pid not in (None, first_server)
+    finally:
+        await svc.close()
+
+
+async def test_close_ends_runs_and_leaves_no_process() -> None:
+    svc = ExecutionService(LIMITS)
+    task = await start_spinner(svc, "closing")
+    server_pid = svc.fork_server_pid
+    assert server_pid is not None
+    await svc.close()
+    result = await asyncio.wait_for(task, DEADLINE_S)
+    assert result.status == "killed"
+    assert children_of(server_pid) == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(server_pid, 0)
+
+
+async def test_logs_carry_ids_and_statuses_never_code_or_output(
+    service: ExecutionService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="pairpad.execution")
+    secret = "s3cr3t-marker"
+    await service.run(f"print('{secret}')\nraise ValueError('{secret}')", run_id="logged-run")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("logged-run" in m and "status=error" in m for m in messages)
+    assert not any(secret in m for m in messages)
