@@ -1,0 +1,245 @@
+"""CompletionEngine: UTF-16 positions, broken code, the wire form, stale requests, the
+AST fallback and the worker's lifecycle. No sleeps and no timed assertions: deadlines are
+either out of reach (Jedi always answers) or zero (Jedi never does)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from editor_core.completion import Completion, CompletionEngine, Suggestion, Symbols, symbols_at
+from editor_core.positions import utf16_length
+
+EMOJI = "\N{GRINNING FACE}"  # one code point, two UTF-16 units
+
+
+@pytest_asyncio.fixture(scope="module")
+async def engine() -> AsyncIterator[CompletionEngine]:
+    engine = CompletionEngine(deadline_s=120.0, hard_limit_s=120.0, preload=False)
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def impatient() -> AsyncIterator[CompletionEngine]:
+    """Deadline zero: every answer that is not cached is the AST fallback."""
+    engine = CompletionEngine(deadline_s=0.0, hard_limit_s=120.0, preload=False)
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+async def complete_at_end(engine: CompletionEngine, code: str) -> Completion:
+    completion = await engine.complete(code, utf16_length(code))
+    assert completion is not None
+    return completion
+
+
+def labels(completion: Completion) -> list[str]:
+    return [s.label for s in completion.suggestions]
+
+
+async def test_math_sq_offers_sqrt(engine: CompletionEngine) -> None:
+    completion = await complete_at_end(engine, "import math\nmath.sq")
+    assert labels(completion) == ["sqrt"]
+    sqrt = completion.suggestions[0]
+    assert (sqrt.kind, sqrt.source) == ("function", "jedi")
+    assert sqrt.detail is not None
+    assert sqrt.detail.startswith("sqrt(")
+    assert completion.from_ == len("import math\nmath.")
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        f's = "{EMOJI}"; import math; math.sq',  # emoji on the cursor's line
+        f"# {EMOJI}{EMOJI}\nt = '{EMOJI}'\nimport math\nmath.sq",  # on earlier lines
+        f"# {EMOJI}\ns = '{EMOJI}'; import math; math.sq",  # both
+    ],
+)
+async def test_utf16_positions(engine: CompletionEngine, prefix: str) -> None:
+    code = prefix + "\nprint(s)\n"
+    position = utf16_length(prefix)
+    completion = await engine.complete(code, position)
+    assert completion is not None
+    assert "sqrt" in labels(completion)
+    # `from` counts UTF-16 units: two back from the cursor, over "sq".
+    assert completion.from_ == position - 2
+
+
+async def test_non_ascii_identifier(engine: CompletionEngine) -> None:
+    code = f"# {EMOJI}\ncafé_total = 1\ncafé_"
+    completion = await complete_at_end(engine, code)
+    assert labels(completion) == ["café_total"]
+    assert completion.from_ == utf16_length(code) - len("café_")
+    assert completion.symbols.globals == ["café_total"]
+
+
+async def test_broken_code_still_has_symbols(engine: CompletionEngine) -> None:
+    code = (
+        "import os\n"
+        "from typing import List as L\n"
+        "RATE = 3\n"
+        "class Shape(:\n"
+        "def area(side, scale=2:\n"
+        "    result = side *\n"
+        "    res"
+    )
+    completion = await complete_at_end(engine, code)
+    assert completion.symbols == Symbols(
+        globals=["RATE"],
+        functions=["area"],
+        classes=["Shape"],
+        imports=["L", "os"],
+        params=["scale", "side"],
+        locals=["result"],
+    )
+    assert "result" in labels(completion)
+
+
+async def test_same_version_is_cached(engine: CompletionEngine) -> None:
+    code = "import json\njson.du"
+    first = await complete_at_end(engine, code)
+    second = await complete_at_end(engine, code)
+    assert second is first
+    assert {"dump", "dumps"} <= set(labels(first))
+
+
+async def test_wire_form(engine: CompletionEngine) -> None:
+    completion = await complete_at_end(engine, "import math\nx = 1\nmath.sq")
+    wire = completion.to_wire()
+    assert json.loads(json.dumps(wire)) == {
+        "from": len("import math\nx = 1\nmath."),
+        "suggestions": [
+            {
+                "label": "sqrt",
+                "kind": "function",
+                "detail": completion.suggestions[0].detail,
+                "source": "jedi",
+            }
+        ],
+        "symbols": {
+            "globals": ["x"],
+            "functions": [],
+            "classes": [],
+            "imports": ["math"],
+            "params": [],
+            "locals": [],
+        },
+    }
+    # No detail: the key is absent, not null (PROTOCOL.md: `"detail"?: str`).
+    assert Suggestion("x", "variable", None, "ast").to_wire() == {
+        "label": "x",
+        "kind": "variable",
+        "source": "ast",
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "position"),
+    [
+        ("abc", -1),
+        ("abc", 4),
+        (f"x = '{EMOJI}'", 6),  # between the two halves of the emoji
+        (f"{EMOJI}", 3),
+    ],
+)
+async def test_invalid_positions_raise(
+    engine: CompletionEngine, impatient: CompletionEngine, code: str, position: int
+) -> None:
+    with pytest.raises(ValueError, match=r"position|offset"):
+        await engine.complete(code, position)
+    with pytest.raises(ValueError, match=r"position|offset"):  # the fallback path checks too
+        await impatient.complete(code, position)
+    with pytest.raises(ValueError, match="offset"):
+        symbols_at(code, position)
+
+
+async def test_newer_request_with_same_key_drops_the_older(engine: CompletionEngine) -> None:
+    older_code = "import string\nstring.asc"  # never asked before: both miss the cache
+    newer_code = "import string\nstring.dig"
+    older, newer, other = await asyncio.gather(
+        engine.complete(older_code, utf16_length(older_code), key="room:alice"),
+        engine.complete(newer_code, utf16_length(newer_code), key="room:alice"),
+        engine.complete(older_code, utf16_length(older_code), key="room:bob"),
+    )
+    assert older is None
+    assert newer is not None
+    assert "digits" in labels(newer)
+    # Another requester asking for the same thing still gets it.
+    assert other is not None
+    assert "ascii_letters" in labels(other)
+
+
+async def test_late_jedi_gives_the_ast_answer(impatient: CompletionEngine) -> None:
+    code = "import os\nLIMIT = 1\ndef run(limit_value):\n    li"
+    completion = await complete_at_end(impatient, code)
+    assert {s.source for s in completion.suggestions} == {"ast"}
+    by_label = {s.label: s.kind for s in completion.suggestions}
+    # Symbols filtered by the typed word (ignoring case), builtins and keywords.
+    assert all(label.lower().startswith("li") for label in by_label)
+    assert by_label["limit_value"] == "param"
+    assert by_label["LIMIT"] == "variable"
+    assert by_label["list"] == "class"
+    assert list(by_label)[:2] == ["limit_value", "LIMIT"]  # nearest scope first
+    assert completion.symbols.params == ["limit_value"]
+    assert completion.from_ == utf16_length(code) - 2
+
+
+async def test_ast_answer_after_a_dot_is_empty(impatient: CompletionEngine) -> None:
+    completion = await complete_at_end(impatient, "import os\nos.pa")
+    assert completion.suggestions == []
+    assert completion.symbols.imports == ["os"]
+
+
+async def test_worker_is_unprivileged_and_gone_after_close() -> None:
+    engine = CompletionEngine(preload=False)
+    await engine.start()
+    pid = engine.worker_pid
+    assert pid is not None
+    status = await asyncio.to_thread(Path(f"/proc/{pid}/status").read_text)
+    uid = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+    groups = next(line.split()[1:] for line in status.splitlines() if line.startswith("Groups:"))
+    if os.getuid() == 0:
+        assert uid == ["65534"] * 4
+        assert groups == []
+    await engine.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+async def test_hard_limit_kills_and_respawns_the_worker() -> None:
+    # Any real document takes Jedi far longer than a microsecond.
+    engine = CompletionEngine(deadline_s=120.0, hard_limit_s=1e-6, preload=False)
+    await engine.start()
+    try:
+        first_pid = engine.worker_pid
+        code = "\n".join(f"def f{i}(a, b):\n    return a + b\n" for i in range(300)) + "\nf1"
+        completion = await complete_at_end(engine, code)
+        # Killed before Jedi answered: the AST answer, at once (not at the deadline).
+        assert {s.source for s in completion.suggestions} == {"ast"}
+        assert "f10" in labels(completion)
+        assert engine.stats["respawns"] == 1
+        # The next request waits for the new worker and gets Jedi's answer.
+        engine.hard_limit_s = 120.0
+        after = await complete_at_end(engine, "import math\nmath.sq")
+        assert labels(after) == ["sqrt"]
+        assert engine.worker_pid not in (None, first_pid)
+        assert first_pid is not None
+        with pytest.raises(ProcessLookupError):
+            os.kill(first_pid, 0)
+    finally:
+        await engine.close()
+
+
+async def test_complete_before_start_is_an_error() -> None:
+    engine = CompletionEngine()
+    with pytest.raises(RuntimeError):
+        await engine.complete("x", 1)
