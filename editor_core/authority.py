@@ -94,9 +94,10 @@ def rebase_updates(updates: Sequence[Update], over: Sequence[Update]) -> list[Up
     if changes is None:
         return list(rest)
     rebased = []
-    for update in rest:
+    for index, update in enumerate(rest):
         rebased.append(Update(update.client_id, update.changes.map(changes)))
-        changes = changes.map_desc(update.changes, before=True)
+        if index + 1 < len(rest):  # (collab also maps after the last one, to no use)
+            changes = changes.map_desc(update.changes, before=True)
     return rebased
 
 

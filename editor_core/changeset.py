@@ -18,6 +18,7 @@ section `k`).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 
 from editor_core.errors import InvalidUpdate
@@ -29,16 +30,32 @@ _DONE = -2
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _units(text: str) -> int:
-    """UTF-16 length of `text` (ASCII fast path; otherwise through the codec, in C)."""
+# PEP 393: CPython stores a str with 1, 2 or 4 bytes per code point, and only the 4-byte kind
+# can hold a character outside the BMP (two UTF-16 units). `sys.getsizeof` tells the kind in
+# O(1): a compact 4-byte str takes exactly `_UCS4_OVERHEAD + 4 * len` bytes, any other less.
+_UCS4_OVERHEAD = sys.getsizeof("\U00010000") - 4 if sys.implementation.name == "cpython" else None
+
+
+def _bmp_only(text: str) -> bool:
+    """True when `text` surely has no astral character, so UTF-16 offsets are str indexes.
+
+    O(1) (no scan of the text); False means "may have one" and takes the UTF-16 path.
+    """
     if text.isascii():
+        return True
+    return _UCS4_OVERHEAD is not None and sys.getsizeof(text) < _UCS4_OVERHEAD + 4 * len(text)
+
+
+def _units(text: str) -> int:
+    """UTF-16 length of `text` (index fast path; otherwise through the codec, in C)."""
+    if _bmp_only(text):
         return len(text)
     return len(text.encode("utf-16-le", "surrogatepass")) >> 1
 
 
 def _slice_units(text: str, start: int, end: int) -> str:
     """`text[start:end]` counted in UTF-16 units; refuses to cut a surrogate pair."""
-    if text.isascii():
+    if _bmp_only(text):
         return text[start:end]
     data = text.encode("utf-16-le")
     try:
@@ -47,7 +64,7 @@ def _slice_units(text: str, start: int, end: int) -> str:
         raise InvalidUpdate("a change splits a surrogate pair") from None
 
 
-def _is_low_surrogate_at(data: bytes, unit: int) -> bool:
+def _is_low_surrogate_at(data: memoryview, unit: int) -> bool:
     """Whether the UTF-16-LE unit at `unit` is the second half of a pair (0xDC00-0xDFFF)."""
     return 0 < unit < len(data) >> 1 and 0xDC <= data[2 * unit + 1] <= 0xDF
 
@@ -489,8 +506,8 @@ class ChangeSet(ChangeDesc):
         """
         sections = self._sections
         inserted = self._inserted
-        if text.isascii():
-            # Units are indexes: slice the str directly.
+        if _bmp_only(text):
+            # Units are indexes (ASCII, accents, CJK...): slice the str directly.
             if len(text) != self._length:
                 raise self._wrong_length(len(text))
             pieces: list[str] = []
@@ -504,14 +521,16 @@ class ChangeSet(ChangeDesc):
                 pos += length
             return "".join(pieces)
         # Otherwise work on the UTF-16-LE bytes, where a unit offset is twice a byte offset:
-        # one encode and one decode, both in C, and no per-character Python loop.
+        # one encode and one decode, both in C, no per-character Python loop, and kept parts
+        # passed to the join as views, not copies.
         try:
-            data = text.encode("utf-16-le")
+            encoded = text.encode("utf-16-le")
         except UnicodeEncodeError:
             raise InvalidUpdate("the document holds a lone surrogate") from None
+        data = memoryview(encoded)
         if len(data) >> 1 != self._length:
             raise self._wrong_length(len(data) >> 1)
-        chunks: list[bytes] = []
+        chunks: list[bytes | memoryview] = []
         pos = 0
         for i in range(0, len(sections), 2):
             length, ins = sections[i], sections[i + 1]

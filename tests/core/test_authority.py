@@ -375,7 +375,7 @@ TOKEN = re.compile(r"<[^<>]*>")
 
 
 @given(st.integers(0, 2**32 - 1))
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 def test_clients_converge_with_each_edit_exactly_once(seed: int) -> None:
     # Insert-only edits of unique tokens, always between tokens: each token must come out
     # whole, exactly once.
@@ -400,7 +400,7 @@ def test_clients_converge_with_each_edit_exactly_once(seed: int) -> None:
 
 
 @given(st.integers(0, 2**32 - 1))
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 def test_clients_converge_with_arbitrary_edits(seed: int) -> None:
     rng = random.Random(seed)
     net = Network(rng, count=rng.randint(2, 5))

@@ -263,3 +263,34 @@ def test_empty_change_maps_positions_to_themselves(doc: str) -> None:
     empty = ChangeSet.empty_of(utf16_length(doc))
     assert empty.apply(doc) == doc
     assert all(empty.map_pos(p, 1) == p for p in boundaries(doc))
+
+
+# -- the fast path -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "bmp_only"),
+    [
+        ("", True),
+        ("plain", True),
+        ("café", True),  # 1 byte per code point, not ASCII
+        ("ā 中文", True),  # 2 bytes per code point
+        ("a😀", False),
+        ("𝄞" * 100, False),
+        (("😀" + "x" * 50)[1:], True),  # a slice is stored in the smallest kind again
+    ],
+)
+def test_bmp_only_tells_the_str_kind(text: str, bmp_only: bool) -> None:
+    from editor_core.changeset import _bmp_only
+
+    assert _bmp_only(text) is bmp_only
+    assert bmp_only == (utf16_length(text) == len(text))
+
+
+def test_apply_on_each_str_kind_inserting_each_kind() -> None:
+    for doc in ["abc", "cafè", "中文字", "a😀b"]:
+        length = utf16_length(doc)
+        for text in ["x", "é", "中", "😀", "😀\n中"]:
+            change = ChangeSet.of(length, [(0, 0, text), (length, length, text)])
+            assert change.apply(doc) == text + doc + text
+            assert change.new_length == utf16_length(text + doc + text)
