@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import importlib
 import json
 import os
 import selectors
@@ -42,6 +43,21 @@ from editor_core.execution.walls import Walls
 
 _CLONE_NEWNET = 0x40000000
 _MAX_MESSAGE = 64 * 1024
+# Modules the interpreter or the allowed modules import lazily, on first use. A child cannot
+# import anything itself: as the sandbox uid it may not even read the interpreter's
+# directories (here under /root), so they must be in memory before the fork.
+_PRELOAD = (
+    "unicodedata",  # NFKC normalization of non-ASCII identifiers, in the tokenizer
+    "_strptime",  # datetime.strptime
+    "encodings.ascii",
+    "encodings.latin_1",
+    "encodings.cp1252",
+    "encodings.utf_16",
+    "encodings.utf_32",
+    "encodings.utf_8_sig",
+    "encodings.unicode_escape",
+    "encodings.raw_unicode_escape",
+)
 _WARM_UP = """
 import json, re, datetime
 from dataclasses import dataclass
@@ -189,6 +205,8 @@ def main(argv: list[str]) -> None:
     network_isolated = _isolate_network()
     sandbox_dir = tempfile.mkdtemp(prefix="pairpad-sandbox-")
     os.chmod(sandbox_dir, 0o555)  # noqa: S103 - empty and read-only: the children's cwd
+    for name in _PRELOAD:
+        importlib.import_module(name)
     proxies = build_proxies()
     _warm_up(proxies)
     # Objects that exist now are never collected in a child: keeping the collector off

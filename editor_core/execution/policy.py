@@ -40,6 +40,11 @@ FILENAME = "<room>"
 _MAIN = "__main__"
 _MAX_RECURSION_LIMIT = 10_000
 
+# Modules that C code of the allowed modules imports while a program runs (datetime's
+# strptime/strftime/now). C code imports through the `__import__` of the *calling frame's*
+# builtins, which is ours; it passes an empty *list* as fromlist, which no import statement
+# can produce (the compiler passes None or a tuple), so only those calls get these.
+_INTERNAL_IMPORTS = frozenset({"_strptime", "time"})
 _UNSAFE_VALUE_TYPES = (types.FrameType, types.CodeType, types.TracebackType)
 _DENIED_IDS = frozenset(id(value) for value in DENIED_CALLABLES)
 
@@ -113,6 +118,10 @@ class Policy:
     ) -> types.ModuleType:
         if type(name) is not str or level != 0:
             raise ImportError("relative imports are not allowed")
+        if type(fromlist) is list and not fromlist and name in _INTERNAL_IMPORTS:
+            internal = sys.modules.get(name)
+            if internal is not None:
+                return internal
         proxy = self.proxies.get(name)
         if proxy is None:
             allowed = ", ".join(ALLOWED_MODULE_NAMES)

@@ -22,7 +22,9 @@ def remember_source(filename: str, source: str) -> None:
 
 
 def format_exception(error: BaseException, filename: str) -> str:
-    summary = traceback.TracebackException.from_exception(error)
+    # lookup_lines=False: only the frames we keep have their lines read (from linecache,
+    # where `remember_source` put the program); stdlib sources are never opened.
+    summary = traceback.TracebackException.from_exception(error, lookup_lines=False)
     _keep_frames_of(summary, filename, set())
     return "".join(summary.format())
 

@@ -408,3 +408,20 @@ async def test_logs_carry_ids_and_statuses_never_code_or_output(
     messages = [record.getMessage() for record in caplog.records]
     assert any("logged-run" in m and "status=error" in m for m in messages)
     assert not any(secret in m for m in messages)
+
+
+async def test_features_that_import_lazily_work_in_the_child(service: ExecutionService) -> None:
+    # The sandbox uid cannot read the interpreter's directories: whatever the interpreter
+    # imports on first use must already be loaded in the fork server.
+    code = (
+        "import datetime\n"
+        "café = 'é'\n"
+        "print(café.encode('latin-1'), café.encode('cp1252'), len('x'.encode('utf-16')))\n"
+        "day = datetime.datetime.strptime('2024-03-01', '%Y-%m-%d')\n"
+        "print(day.date(), day.strftime('%A'), datetime.datetime.now().year > 2000)\n"
+        "print('\\u00e9'.encode('unicode_escape'), 'ß'.upper(), 'x'.encode('utf-8-sig'))\n"
+    )
+    result = await run_ok(service, code)
+    assert result.stdout == (
+        "b'\\xe9' b'\\xe9' 4\n2024-03-01 Friday True\nb'\\\\xe9' SS b'\\xef\\xbb\\xbfx'\n"
+    )

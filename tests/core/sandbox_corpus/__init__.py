@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -41,3 +42,32 @@ async def wait_until(condition: Callable[[], bool], turns: int = 10_000) -> None
             return
         await asyncio.sleep(0)
     raise AssertionError("condition never held")
+
+
+@dataclass(frozen=True)
+class Attack:
+    """One corpus program and what must become of it."""
+
+    name: str
+    code: str
+    statuses: tuple[str, ...]
+    contains: tuple[str, ...]
+
+
+def load_corpus() -> list[Attack]:
+    """Every `*.py.txt` here. Header lines: `# expect: error|timeout` (allowed statuses) and
+    any number of `# contains: <text>` (must appear in the output). The extension keeps the
+    programs away from ruff, mypy and pytest's collection."""
+    attacks = []
+    for path in sorted(Path(__file__).parent.glob("*.py.txt")):
+        code = path.read_text(encoding="utf-8")
+        statuses: tuple[str, ...] = ()
+        contains: list[str] = []
+        for line in code.splitlines():
+            if line.startswith("# expect:"):
+                statuses = tuple(line.split(":", 1)[1].strip().split("|"))
+            elif line.startswith("# contains:"):
+                contains.append(line.split(":", 1)[1].strip())
+        assert statuses, f"{path.name} has no '# expect:' line"
+        attacks.append(Attack(path.name.removesuffix(".py.txt"), code, statuses, tuple(contains)))
+    return attacks
