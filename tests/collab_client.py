@@ -2,9 +2,13 @@
 
 It does what `collab()` + `receiveUpdates` + `sendableUpdates` do in the browser (collab.ts),
 minus effects and the editor: it keeps the synced version and the unconfirmed local changes,
-and rebases them when updates arrive. Tests drive it directly; a load test wraps it with a
-WebSocket (send `pending_push()` as `code_update`, feed every `code_update` to `receive`, send
-`pull` when `receive` returns False).
+and rebases them when updates arrive, **one update at a time** (`receiveUpdates` called with
+one update each), the order the authority rebases in (editor_core/authority.py).
+`tests/core/test_crosscheck.py` checks it against the real `receiveUpdates`.
+
+Tests drive it directly; a load test wraps it with a WebSocket: send `pending_push()` as a
+`code_update` push (when it has changes), feed every `code_update` received to `receive`, send
+`pull` from `version` when `receive` returns False, and `reset` after a refused push.
 
 Wire shapes are PROTOCOL.md's: `updates` are `[{"clientId", "changes"}]`.
 """
