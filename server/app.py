@@ -27,7 +27,7 @@ from server.errors import EXCEPTION_HANDLERS, error_body
 from server.hub import Hub
 from server.logs import RequestLog
 from server.metrics import Metrics
-from server.services import Services
+from server.services import Completer, Runner, Services
 from server.store import Store
 from server.ws import websocket_endpoint
 
@@ -62,7 +62,9 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
     )
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, execution: Runner | None = None,
+               completion: Completer | None = None) -> Starlette:
+    """The app. `execution` and `completion` replace the real services (tests use fakes)."""
     metrics = Metrics()
     spec = openapi.build(package_version())
 
@@ -76,12 +78,13 @@ def create_app(settings: Settings) -> Starlette:
         app.state.admin_token = token
         store = await Store.open(settings.db, keyframe_interval=settings.keyframe_interval,
                                  history=settings.history_updates)
-        execution = ExecutionService(execution_limits(settings),
-                                     max_concurrent=settings.run_concurrency,
-                                     max_queue=settings.run_queue)
-        completion = CompletionEngine(deadline_s=settings.completion_deadline_ms / 1000)
-        await asyncio.gather(execution.start(), completion.start())
-        hub = Hub(Services(settings, store, execution, completion, metrics))
+        runner: Runner = execution or ExecutionService(
+            execution_limits(settings), max_concurrent=settings.run_concurrency,
+            max_queue=settings.run_queue)
+        completer: Completer = completion or CompletionEngine(
+            deadline_s=settings.completion_deadline_ms / 1000)
+        await asyncio.gather(runner.start(), completer.start())
+        hub = Hub(Services(settings, store, runner, completer, metrics))
         app.state.hub = hub
         interval = max(1.0, min(settings.unload_after_seconds / 2 or 60.0, 300.0))
         sweeper = asyncio.create_task(hub.run_sweeper(interval), name="sweeper")
@@ -93,7 +96,7 @@ def create_app(settings: Settings) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await hub.shutdown()
-            await asyncio.gather(execution.close(), completion.close())
+            await asyncio.gather(runner.close(), completer.close())
             await store.close()
             log.info("event=server.stopped")
 

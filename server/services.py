@@ -1,22 +1,54 @@
-"""What a room needs from the rest of the server, passed in one object."""
+"""What a room needs from the rest of the server, passed in one object. The runner and the
+completer are protocols, so tests can hand a room a fake (STYLE.md: a fake twin for tests)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from editor_core.completion import CompletionEngine
-from editor_core.execution import ExecutionService
+from editor_core.completion import Completion
+from editor_core.execution import ExecutionResult, OutputCallback
 from server.config import Settings
 from server.metrics import Metrics
 from server.store import Store
+
+
+class Runner(Protocol):
+    """editor_core.execution.ExecutionService, as the server uses it."""
+
+    @property
+    def running(self) -> int: ...
+
+    @property
+    def queued(self) -> int: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def run(self, code: str, stdin: str = "", *, on_output: OutputCallback | None = None,
+                  run_id: str | None = None) -> ExecutionResult: ...
+
+    def stop(self, run_id: str) -> bool: ...
+
+
+class Completer(Protocol):
+    """editor_core.completion.CompletionEngine, as the server uses it."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def complete(self, code: str, position: int, *,
+                       key: str | None = None) -> Completion | None: ...
 
 
 @dataclass
 class Services:
     settings: Settings
     store: Store
-    execution: ExecutionService
-    completion: CompletionEngine
+    execution: Runner
+    completion: Completer
     metrics: Metrics
 
     @property

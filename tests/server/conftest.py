@@ -1,5 +1,6 @@
-"""In-process ASGI tests: Starlette's TestClient as a context manager, so the lifespan (store,
-execution and completion services) runs for real (STYLE.md: Starlette anchor)."""
+"""In-process ASGI tests: Starlette's TestClient as a context manager, so the lifespan runs
+(STYLE.md: Starlette anchor). The store is real; execution and completion are fake twins here
+(tests/server/fakes.py) unless a test asks for the real services (`real_services=True`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.config import Settings
+from tests.server.fakes import FakeCompleter, FakeRunner
 
 ADMIN = {"Authorization": "Bearer test-token"}
 
@@ -26,10 +28,12 @@ def make_client(tmp_path: Path) -> Iterator[ClientFactory]:
     with ExitStack() as stack:
         counter = iter(range(1000))
 
-        def factory(**overrides: Any) -> TestClient:
+        def factory(real_services: bool = False, **overrides: Any) -> TestClient:
             settings = replace(Settings(db=str(tmp_path / f"db{next(counter)}.sqlite"),
                                         admin_token="test-token"), **overrides)
-            return stack.enter_context(TestClient(create_app(settings)))
+            app = (create_app(settings) if real_services
+                   else create_app(settings, execution=FakeRunner(), completion=FakeCompleter()))
+            return stack.enter_context(TestClient(app))
 
         yield factory
 

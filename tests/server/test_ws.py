@@ -11,6 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 from server.app import create_app
 from server.config import Settings
 from tests.server.conftest import ADMIN, ClientFactory, new_room
+from tests.server.fakes import FakeCompleter, FakeRunner
 from tests.server.wsclient import insert, push, recv_type
 
 
@@ -288,14 +289,16 @@ def test_admin_sees_connections(client: TestClient) -> None:
 
 def test_room_survives_an_app_restart(tmp_path: Path) -> None:
     settings = Settings(db=str(tmp_path / "same.sqlite"), keyframe_interval=3)
-    with TestClient(create_app(settings)) as first:
+    with TestClient(create_app(settings, execution=FakeRunner(),
+                               completion=FakeCompleter())) as first:
         room_id = new_room(first, "")
         with first.websocket_connect(f"/ws/{room_id}/a?name=A") as a:
             recv_type(a, "init")
             for v in range(7):
                 push(a, v, insert(v, v, str(v)))
                 recv_type(a, "code_update")
-    with TestClient(create_app(settings)) as second:
+    with TestClient(create_app(settings, execution=FakeRunner(),
+                               completion=FakeCompleter())) as second:
         state = second.get(f"/rooms/{room_id}").json()
         assert (state["code"], state["version"]) == ("0123456", 7)
         with second.websocket_connect(f"/ws/{room_id}/b?name=B") as b:
