@@ -1,15 +1,15 @@
-"""The autocomplete engine: Jedi in one worker process, an AST answer when it is late.
+"""The autocomplete engine: Jedi and the AST symbols in two worker processes.
 
-`complete()` never blocks the event loop on Jedi. A request goes to the worker
-(`editor_core.completion.worker`) through a queue that holds one job per (code, position);
-the worker answers each job twice, first the AST symbols (a parse) and then Jedi's
-completions. The caller gets Jedi's answer if it comes within `deadline_s`, else the AST
-answer; Jedi's late answer still fills the cache. A job that runs past `hard_limit_s` gets the
-worker killed and respawned.
+`complete()` never blocks the event loop on Jedi or on a parse. Each request becomes one job
+per (code, position), queued to two lanes, each one worker process
+(`editor_core.completion.worker`): the "ast" lane answers the symbols at the cursor (a parse,
+milliseconds), the "jedi" lane Jedi's completions (inference, sometimes slow). They run in
+parallel. The caller gets the Jedi answer if it comes within `deadline_s`, else the AST answer
+(symbols filtered by the typed word, builtins, keywords); Jedi's late answer still fills the
+cache. A worker that runs one job past `hard_limit_s` is killed and respawned.
 
 Per requester `key`, only the newest request is wanted: when a newer one arrives, the older
-returns None at once (and its job, if not yet sent to the worker and wanted by nobody else,
-is dropped).
+returns None at once, and a job nobody waits for any more is not sent to a worker.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ from editor_core.completion.model import Completion, Suggestion, Symbols
 
 log = logging.getLogger("pairpad.completion")
 
+Role = Literal["jedi", "ast"]
+Outcome = Literal["jedi", "failed", "bad_position", "dropped"]
+
 # Started with `python -I`: no PYTHON* variables, no user site, no cwd on sys.path.
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -45,13 +48,10 @@ _LINE_LIMIT = 64 * 1024 * 1024  # one worker message (a completion list) fits ea
 
 @dataclass
 class _Phase1:
-    """The worker's first answer: the AST view of the cursor."""
+    """The AST lane's answer: what is typed at the cursor and the symbols visible there."""
 
     cursor: Cursor
     symbols: Symbols
-
-
-Outcome = Literal["jedi", "failed", "bad_position", "dropped"]
 
 
 @dataclass
@@ -59,10 +59,10 @@ class _Job:
     ident: int
     code: str
     position: int
-    phase1: asyncio.Future[_Phase1]
+    phase1: asyncio.Future[_Phase1 | None]  # None: the AST lane failed
+    jedi: asyncio.Future[tuple[int, list[list[Any]]] | None]  # None: the Jedi lane failed
     done: asyncio.Future[tuple[Outcome, Completion | None]]
     waiters: int = 0
-    sent_at: float | None = None
 
 
 @dataclass
@@ -72,28 +72,160 @@ class _Request:
     )
 
 
-class _Worker:
-    """One live worker process and the task reading its answers."""
+class _Lane:
+    """One worker process of one role, the queue feeding it, and the task reading it."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
+    def __init__(self, engine: CompletionEngine, role: Role) -> None:
+        self.engine = engine
+        self.role = role
+        self.queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self.process: asyncio.subprocess.Process | None = None
         self.reader: asyncio.Task[None] | None = None
-        self.ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.ready: asyncio.Future[dict[str, Any]] | None = None
+        self.inflight: _Job | None = None
+        self.dispatcher: asyncio.Task[None] | None = None
+        self.respawns = 0
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def result_future(self, job: _Job) -> asyncio.Future[Any]:
+        return job.jedi if self.role == "jedi" else job.phase1
+
+    async def spawn(self) -> None:
+        engine = self.engine
+        assert engine._project_dir is not None
+        args = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT, engine._project_dir, self.role]
+        if not engine._preload:
+            args.append("--no-preload")
+        started = time.perf_counter()
+        self.process = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            # The server's environment (tokens, paths) stays out of the worker.
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "LC_ALL": "C.UTF-8",
+                "HOME": engine._project_dir,
+            },
+            cwd=engine._project_dir,
+            limit=_LINE_LIMIT,
+        )
+        self.ready = asyncio.get_running_loop().create_future()
+        self.reader = asyncio.create_task(self._read(self.process, self.ready))
+        try:
+            ready = await asyncio.wait_for(asyncio.shield(self.ready), engine._start_timeout_s)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info(
+            "completion worker ready role=%s pid=%d startup_ms=%.0f unprivileged=%s",
+            self.role,
+            self.process.pid,
+            (time.perf_counter() - started) * 1000,
+            ready.get("dropped"),
+        )
 
     async def stop(self) -> None:
         """Kill the process and wait until it is gone and its pipes are closed."""
+        process, reader = self.process, self.reader
+        self.process, self.reader = None, None
+        if process is None:
+            return
         with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        if self.reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.reader
-        await self.process.wait()
+            process.kill()
+        if process.stdin is not None:
+            process.stdin.close()
+        if reader is not None:
+            await reader
+        await process.wait()
+
+    async def respawn(self) -> None:
+        self.respawns += 1
+        await self.stop()
+        await self.spawn()
+
+    async def dispatch(self) -> None:
+        while True:
+            job = await self.queue.get()
+            if job.waiters == 0:
+                # Everyone who asked has gone (superseded, or answered by the fallback).
+                self._settle(job, None)
+                continue
+            try:
+                await self._run(job)
+            except Exception as error:  # logged; the next job respawns the worker
+                log.warning(
+                    "completion worker failed role=%s error=%s", self.role, type(error).__name__
+                )
+                self._settle(job, None)
+                await self.stop()
+
+    async def _run(self, job: _Job) -> None:
+        if self.process is None or self.process.returncode is not None:
+            await self.respawn()
+        assert self.process is not None
+        assert self.process.stdin is not None
+        line = json.dumps(
+            {"id": job.ident, "code": job.code, "position": job.position}, ensure_ascii=True
+        )
+        self.inflight = job
+        self.process.stdin.write(line.encode("ascii") + b"\n")
+        await self.process.stdin.drain()
+        future = self.result_future(job)
+        done, _ = await asyncio.wait({future}, timeout=self.engine.hard_limit_s)
+        self.inflight = None
+        if not done:
+            log.warning(
+                "completion worker over its hard limit role=%s limit_s=%.3f: respawning",
+                self.role,
+                self.engine.hard_limit_s,
+            )
+            self._settle(job, None)
+            await self.respawn()
+
+    async def _read(
+        self, process: asyncio.subprocess.Process, ready: asyncio.Future[dict[str, Any]]
+    ) -> None:
+        stdout = process.stdout
+        assert stdout is not None
+        try:
+            while raw := await stdout.readline():
+                message = json.loads(raw)
+                if message.get("type") == "ready":
+                    if not ready.done():
+                        ready.set_result(message)
+                    continue
+                job = self.inflight
+                if job is not None and message.get("id") == job.ident:
+                    self._on_answer(job, message)
+                # else: the answer to a job given up on (hard limit): nobody wants it.
+        finally:
+            if not ready.done():
+                ready.set_exception(RuntimeError(f"completion {self.role} worker exited"))
+            job = self.inflight
+            if job is not None and self.process is process:
+                self._settle(job, None)
+
+    def _on_answer(self, job: _Job, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "error":
+            if message.get("code") == "bad_position":
+                self.engine._finish(job, "bad_position", None)
+            self._settle(job, None)
+        elif kind == "symbols":
+            cursor = Cursor(message["from"], message["prefix"], message["attribute"])
+            self._settle(job, _Phase1(cursor, Symbols.from_wire(message["symbols"])))
+        elif kind == "completions":
+            self._settle(job, (message["from"], message["items"]))
+
+    def _settle(self, job: _Job, value: Any) -> None:
+        future = self.result_future(job)
+        if not future.done():
+            future.set_result(value)
+        self.engine._combine(job)
 
 
 class CompletionEngine:
@@ -115,14 +247,11 @@ class CompletionEngine:
         self._start_timeout_s = start_timeout_s
         self._cache: OrderedDict[tuple[str, int], Completion] = OrderedDict()
         self._jobs: dict[tuple[str, int], _Job] = {}
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._latest: dict[str, _Request] = {}
-        self._inflight: _Job | None = None
-        self._worker: _Worker | None = None
-        self._dispatcher: asyncio.Task[None] | None = None
+        self._lanes: dict[Role, _Lane] = {"jedi": _Lane(self, "jedi"), "ast": _Lane(self, "ast")}
         self._project_dir: str | None = None
+        self._started = False
         self._next_id = 0
-        self._closed = False
         # Counters for tests, metrics and the benchmark.
         self.stats: dict[str, int] = {
             "requests": 0,
@@ -130,41 +259,53 @@ class CompletionEngine:
             "jedi": 0,
             "ast": 0,
             "stale": 0,
-            "respawns": 0,
         }
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Spawn the worker and wait until it has preloaded and dropped privileges."""
-        if self._dispatcher is not None:
+        """Spawn both workers; returns when they have preloaded and dropped privileges."""
+        if self._started:
             return
         # An empty directory as Jedi's project root: nothing in it to find.
         self._project_dir = tempfile.mkdtemp(prefix="pairpad-jedi-")
-        await self._spawn()
-        self._dispatcher = asyncio.create_task(self._dispatch(), name="completion-dispatch")
+        try:
+            await asyncio.gather(*(lane.spawn() for lane in self._lanes.values()))
+        except BaseException:
+            await self.close()
+            raise
+        for lane in self._lanes.values():
+            lane.dispatcher = asyncio.create_task(lane.dispatch())
+        self._started = True
 
     async def close(self) -> None:
-        """Stop the worker (no process outlives this) and answer pending requests None."""
-        self._closed = True
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dispatcher
-            self._dispatcher = None
-        if self._worker is not None:
-            await self._worker.stop()
-            self._worker = None
+        """Stop both workers (no process outlives this); pending requests return None."""
+        self._started = False
+        for lane in self._lanes.values():
+            if lane.dispatcher is not None:
+                lane.dispatcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lane.dispatcher
+                lane.dispatcher = None
+            await lane.stop()
         for job in list(self._jobs.values()):
-            _settle(job, "dropped", None)
-        self._jobs.clear()
+            self._finish(job, "dropped", None)
         if self._project_dir is not None:
             shutil.rmtree(self._project_dir, ignore_errors=True)
             self._project_dir = None
 
     @property
     def worker_pid(self) -> int | None:
-        return None if self._worker is None else self._worker.pid
+        """The Jedi worker's process id (None when not running)."""
+        return self._lanes["jedi"].pid
+
+    @property
+    def worker_pids(self) -> dict[str, int | None]:
+        return {role: lane.pid for role, lane in self._lanes.items()}
+
+    @property
+    def respawns(self) -> int:
+        return sum(lane.respawns for lane in self._lanes.values())
 
     # -- the API -------------------------------------------------------------------------
 
@@ -176,6 +317,8 @@ class CompletionEngine:
         Raises ValueError when `position` is outside `0..len` or splits a surrogate pair.
         """
         _check_position(code, position)
+        if not self._started:
+            raise RuntimeError("CompletionEngine is not started")
         loop = asyncio.get_running_loop()
         started = loop.time()
         self.stats["requests"] += 1
@@ -221,7 +364,12 @@ class CompletionEngine:
                 return completion
             if outcome == "dropped":
                 return None
-        # Late, failed or killed: the AST answer.
+        # Late, failed or killed: the AST answer. When Jedi failed early, the symbols may
+        # still be on their way: wait for them as long as the deadline allows.
+        remaining = max(0.0, self.deadline_s - (loop.time() - started))
+        if not job.phase1.done() and remaining > 0:
+            awaited = {job.phase1, request.stale}
+            await asyncio.wait(awaited, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
         answer = await self._ast_answer(job)
         if request.stale.done():
             self.stats["stale"] += 1
@@ -231,165 +379,57 @@ class CompletionEngine:
         return answer
 
     async def _ast_answer(self, job: _Job) -> Completion:
-        if job.phase1.done() and not job.phase1.cancelled():
-            phase1 = job.phase1.result()
-            return Completion(
-                phase1.cursor.from_,
-                ast_suggestions(phase1.symbols, phase1.cursor),
-                phase1.symbols,
-            )
-        # The worker never got to this job (busy, respawning): parse here, off the loop.
+        phase1 = job.phase1.result() if job.phase1.done() else None
+        if phase1 is not None:
+            suggestions = ast_suggestions(phase1.symbols, phase1.cursor)
+            return Completion(phase1.cursor.from_, suggestions, phase1.symbols)
+        # Neither worker got to it (respawning, jammed): parse here, off the event loop.
         return await asyncio.to_thread(ast_completion, job.code, job.position)
 
     def _log(self, started: float, source: str) -> None:
+        # Timings only: never the code.
         if log.isEnabledFor(logging.DEBUG):
             elapsed = (asyncio.get_running_loop().time() - started) * 1000
             log.debug("completion source=%s ms=%.2f", source, elapsed)
 
-    # -- jobs and the worker ---------------------------------------------------------------
+    # -- jobs ----------------------------------------------------------------------------
 
     def _job_for(self, code: str, position: int) -> _Job:
         job = self._jobs.get((code, position))
         if job is None:
-            if self._closed or self._dispatcher is None:
-                raise RuntimeError("CompletionEngine is not started")
             loop = asyncio.get_running_loop()
             self._next_id += 1
-            job = _Job(self._next_id, code, position, loop.create_future(), loop.create_future())
+            job = _Job(
+                self._next_id,
+                code,
+                position,
+                loop.create_future(),
+                loop.create_future(),
+                loop.create_future(),
+            )
             self._jobs[(code, position)] = job
-            self._queue.put_nowait(job)
+            for lane in self._lanes.values():
+                lane.queue.put_nowait(job)
         return job
 
-    async def _dispatch(self) -> None:
-        while True:
-            job = await self._queue.get()
-            if job.waiters == 0:
-                # Everyone who asked has gone (superseded or answered by the fallback).
-                self._finish(job, "dropped", None)
-                continue
-            try:
-                await self._run(job)
-            except Exception as error:  # logged; the next job respawns the worker
-                log.warning(
-                    "completion worker failed (%s); it restarts for the next job",
-                    type(error).__name__,
-                )
-                self._finish(job, "failed", None)
-                await self._discard_worker()
-
-    async def _run(self, job: _Job) -> None:
-        worker = self._worker
-        if worker is None or worker.process.returncode is not None:
-            await self._respawn()
-            worker = self._worker
-        assert worker is not None
-        assert worker.process.stdin is not None
-        line = json.dumps(
-            {"id": job.ident, "code": job.code, "position": job.position}, ensure_ascii=True
-        )
-        self._inflight = job
-        job.sent_at = time.perf_counter()
-        worker.process.stdin.write(line.encode("ascii") + b"\n")
-        await worker.process.stdin.drain()
-        done, _ = await asyncio.wait({job.done}, timeout=self.hard_limit_s)
-        self._inflight = None
-        if not done:
-            log.warning(
-                "completion worker over its hard limit (%.3fs): respawning", self.hard_limit_s
-            )
-            self._finish(job, "failed", None)
-            await self._respawn()
-
-    async def _respawn(self) -> None:
-        self.stats["respawns"] += 1
-        await self._discard_worker()
-        await self._spawn()
-
-    async def _discard_worker(self) -> None:
-        if self._worker is not None:
-            worker, self._worker = self._worker, None
-            await worker.stop()
-
-    async def _spawn(self) -> None:
-        assert self._project_dir is not None
-        args = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT, self._project_dir]
-        if not self._preload:
-            args.append("--no-preload")
-        started = time.perf_counter()
-        process = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            # The server's environment (tokens, paths) stays out of the worker.
-            env={
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "LC_ALL": "C.UTF-8",
-                "HOME": self._project_dir,
-            },
-            cwd=self._project_dir,
-            limit=_LINE_LIMIT,
-        )
-        worker = _Worker(process)
-        worker.reader = asyncio.create_task(self._read(worker), name="completion-reader")
-        self._worker = worker
-        try:
-            ready = await asyncio.wait_for(asyncio.shield(worker.ready), self._start_timeout_s)
-        except BaseException:
-            await worker.stop()
-            self._worker = None
-            raise
-        log.info(
-            "completion worker ready pid=%d startup_ms=%.0f preload_ms=%.0f unprivileged=%s",
-            worker.pid,
-            (time.perf_counter() - started) * 1000,
-            ready.get("preloadMs", 0.0),
-            ready.get("dropped"),
-        )
-
-    async def _read(self, worker: _Worker) -> None:
-        stdout = worker.process.stdout
-        assert stdout is not None
-        try:
-            while True:
-                raw = await stdout.readline()
-                if not raw:
-                    break
-                self._on_message(worker, json.loads(raw))
-        finally:
-            if not worker.ready.done():
-                worker.ready.set_exception(RuntimeError("completion worker exited at start"))
-            job = self._inflight
-            if job is not None and self._worker is worker:
-                self._finish(job, "failed", None)
-
-    def _on_message(self, worker: _Worker, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "ready":
-            if not worker.ready.done():
-                worker.ready.set_result(message)
+    def _combine(self, job: _Job) -> None:
+        """Finish `job` once its lanes have answered: Jedi's items with the AST symbols."""
+        if job.done.done() or not job.jedi.done():
             return
-        job = self._inflight
-        if job is None or message.get("id") != job.ident:
-            return  # an answer to a job given up on (hard limit) -- nobody wants it
-        if kind == "symbols":
-            cursor = Cursor(message["from"], message["prefix"], message["attribute"])
-            if not job.phase1.done():
-                job.phase1.set_result(_Phase1(cursor, Symbols.from_wire(message["symbols"])))
-        elif kind == "completions":
-            phase1 = job.phase1.result() if job.phase1.done() else None
-            symbols = phase1.symbols if phase1 is not None else Symbols.empty()
-            suggestions = [
-                Suggestion(label, kind_, detail, "jedi")
-                for label, kind_, detail in message["items"]
-            ]
-            completion = Completion(message["from"], suggestions, symbols)
+        jedi = job.jedi.result()
+        if jedi is None:
+            self._finish(job, "failed", None)
+            return
+        if not job.phase1.done():
+            return  # the symbols come next
+        phase1 = job.phase1.result()
+        from_, items = jedi
+        suggestions = [Suggestion(label, kind, detail, "jedi") for label, kind, detail in items]
+        symbols = phase1.symbols if phase1 is not None else Symbols.empty()
+        completion = Completion(from_, suggestions, symbols)
+        if phase1 is not None:
             self._remember(job, completion)
-            self._finish(job, "jedi", completion)
-        elif kind == "error":
-            outcome: Outcome = (
-                "bad_position" if message.get("code") == "bad_position" else ("failed")
-            )
-            self._finish(job, outcome, None)
+        self._finish(job, "jedi", completion)
 
     def _remember(self, job: _Job, completion: Completion) -> None:
         self._cache[(job.code, job.position)] = completion
@@ -400,19 +440,13 @@ class CompletionEngine:
     def _finish(self, job: _Job, outcome: Outcome, completion: Completion | None) -> None:
         if self._jobs.get((job.code, job.position)) is job:
             del self._jobs[(job.code, job.position)]
-        _settle(job, outcome, completion)
-
-
-def _settle(job: _Job, outcome: Outcome, completion: Completion | None) -> None:
-    if not job.done.done():
-        job.done.set_result((outcome, completion))
-    if not job.phase1.done():
-        job.phase1.cancel()
+        if not job.done.done():
+            job.done.set_result((outcome, completion))
 
 
 def _check_position(code: str, position: int) -> None:
     """Cheap bounds check on the loop; a non-ASCII document's exact check (surrogate pairs)
-    happens off the loop, in the worker or in the fallback parse."""
+    happens off the loop, in a worker or in the fallback parse."""
     if position < 0:
         raise ValueError(f"position {position} is negative")
     limit = len(code) if code.isascii() else 2 * len(code)

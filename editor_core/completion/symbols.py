@@ -60,18 +60,19 @@ class _Scope:
 class _Layout:
     """Where each line's first token starts: the indentation that decides scopes."""
 
-    def __init__(self, module: Any, code: str) -> None:
-        lines = code.split("\n")
+    def __init__(self, code: str) -> None:
+        self._lines = code.split("\n")
         self.line_start: dict[int, int] = {}
-        for leaf in _leaves(module):
-            if leaf.type in ("newline", "endmarker"):
-                continue
-            line, col = leaf.start_pos
-            if line in self.line_start:
-                continue
-            text = lines[line - 1] if line - 1 < len(lines) else ""
-            if not text[:col].strip():
-                self.line_start[line] = col
+
+    def see(self, leaf: Any) -> None:
+        """Note `leaf` if it is the first token on its line."""
+        line, col = leaf.start_pos
+        if (
+            line not in self.line_start
+            and line - 1 < len(self._lines)
+            and not self._lines[line - 1][:col].strip()
+        ):
+            self.line_start[line] = col
 
     def effective_indent(self, line: int, column: int) -> int:
         """The indentation that places `(line, column)`: its line's, or the column itself
@@ -104,45 +105,91 @@ class _Layout:
         return scope.line < line < scope.end and self.effective_indent(line, column) > scope.indent
 
 
+_BINDING_STATEMENTS = frozenset({"expr_stmt", "for_stmt", "with_stmt", "namedexpr_test"})
+_IMPORTS = frozenset({"import_name", "import_from"})
+_COMPREHENSIONS = frozenset({"sync_comp_for", "comp_for"})
+_SKIPPED_LEAVES = frozenset({"newline", "endmarker"})
+
+
 def symbols_in_tree(module: Any, code: str, line: int, column: int) -> Symbols:
     """Names visible at (1-based `line`, 0-based code-point `column`) in parso `module`."""
-    layout = _Layout(module, code)
+    layout = _Layout(code)
     root = _Scope("module", 0, -1)
     scopes: list[_Scope] = []
-    definitions: list[tuple[Category, str, tuple[int, int]]] = []
+    definitions: list[tuple[tuple[int, int], Category, str]] = []
     lambdas: list[Any] = []
     comprehension_vars: list[tuple[str, Any]] = []
 
-    for node in _nodes(module):
+    def define(category: Category, name: Any) -> None:
+        definitions.append((name.start_pos, category, name.value))
+
+    # One walk over the tree: statements give their bound names (parso knows which), leaves
+    # give the indentation.
+    stack = [module]
+    while stack:
+        node = stack.pop()
+        children = getattr(node, "children", None)
+        if children is None:
+            if node.type not in _SKIPPED_LEAVES:
+                layout.see(node)
+            continue
+        stack.extend(reversed(children))
         kind = node.type
         if kind in ("funcdef", "classdef"):
-            scopes.append(_real_scope(node, layout))
+            scopes.append(_real_scope(node))
+            define("functions" if kind == "funcdef" else "classes", node.name)
+        elif kind in _BINDING_STATEMENTS:
+            for name in node.get_defined_names():
+                define("variables", name)
+        elif kind in _IMPORTS:
+            for name in node.get_defined_names():
+                define("imports", name)
+        elif kind in _COMPREHENSIONS:
+            # Visible only inside the comprehension that binds it.
+            comprehension_vars += [(n.value, node.parent) for n in node.get_defined_names()]
+        elif kind == "except_clause":
+            if len(children) == 4 and children[3].type == "name":  # except E as name
+                define("variables", children[3])
         elif kind == "lambdef":
             lambdas.append(node)
         elif kind == "error_node":
-            _scan_error_node(node, layout, scopes, definitions)
-        elif kind == "name" and node.is_definition():
-            _classify(node, definitions, comprehension_vars)
+            _scan_error_node(node, scopes, definitions)
 
+    for scope in scopes:
+        # A header's indentation is its line's (`async def` starts left of `def`).
+        scope.indent = layout.line_start.get(scope.line, scope.indent)
     layout.close(scopes)
-    by_depth = sorted(scopes, key=lambda s: s.line)
-
-    def innermost(pos: tuple[int, int]) -> _Scope:
-        found = root
-        for scope in by_depth:
-            if layout.contains(scope, *pos):
-                found = scope
-        return found
-
     cursor = (line, column)
-    for category, name, pos in definitions:
+    _assign(definitions, scopes, root, layout, cursor)
+    ordered = sorted(scopes, key=lambda s: s.line)
+    chain = [root] + [s for s in ordered if layout.contains(s, line, column)]
+    return _visible(chain, lambdas, comprehension_vars, cursor)
+
+
+def _assign(
+    definitions: list[tuple[tuple[int, int], Category, str]],
+    scopes: list[_Scope],
+    root: _Scope,
+    layout: _Layout,
+    cursor: tuple[int, int],
+) -> None:
+    """Put each definition in the innermost scope holding it: one sweep in document order,
+    with the scopes opened so far on a stack."""
+    ordered = sorted(scopes, key=lambda s: s.line)
+    open_: list[_Scope] = []
+    i = 0
+    for pos, category, name in sorted(definitions):
         # The word being typed is no symbol yet (`import collec|`, `from m import Ord|`).
         if pos <= cursor <= (pos[0], pos[1] + len(name)):
             continue
-        innermost(pos).names[category].add(name)
-
-    chain = [root] + [s for s in by_depth if layout.contains(s, line, column)]
-    return _visible(chain, lambdas, comprehension_vars, cursor)
+        line, column = pos
+        while i < len(ordered) and ordered[i].line <= line:
+            open_.append(ordered[i])
+            i += 1
+        while open_ and open_[-1].end <= line:
+            open_.pop()  # ended above: no later definition is inside it either
+        home = next((s for s in reversed(open_) if layout.contains(s, line, column)), root)
+        home.names[category].add(name)
 
 
 def _visible(
@@ -189,60 +236,31 @@ def _visible(
     )
 
 
-def _real_scope(node: Any, layout: _Layout) -> _Scope:
+def _real_scope(node: Any) -> _Scope:
     keyword = node.children[0]
-    line = keyword.start_pos[0]
+    line, column = keyword.start_pos
     body = node.children[-1]
     body_col = body.start_pos[1] if body.type != "suite" and body.start_pos[0] == line else None
-    scope = _Scope(
-        "function" if node.type == "funcdef" else "class",
-        line,
-        layout.line_start.get(line, keyword.start_pos[1]),
-        body_col,
-    )
+    scope = _Scope("function" if node.type == "funcdef" else "class", line, column, body_col)
     if node.type == "funcdef":
         scope.params = [p.name.value for p in node.get_params()]
     return scope
 
 
-def _classify(
-    name: Any,
-    definitions: list[tuple[Category, str, tuple[int, int]]],
-    comprehension_vars: list[tuple[str, Any]],
-) -> None:
-    definition = name.get_definition(import_name_always=True)
-    if definition is None:
-        return
-    kind = definition.type
-    if kind == "param":
-        return  # taken from the function's header (or the lambda) instead
-    if kind in ("sync_comp_for", "comp_for"):
-        # Visible only inside the comprehension that binds it.
-        comprehension_vars.append((name.value, definition.parent))
-        return
-    category: Category
-    if kind == "funcdef":
-        category = "functions"
-    elif kind == "classdef":
-        category = "classes"
-    elif kind in ("import_name", "import_from"):
-        category = "imports"
-    else:
-        category = "variables"
-    definitions.append((category, name.value, name.start_pos))
-
-
 def _scan_error_node(
     node: Any,
-    layout: _Layout,
     scopes: list[_Scope],
-    definitions: list[tuple[Category, str, tuple[int, int]]],
+    definitions: list[tuple[tuple[int, int], Category, str]],
 ) -> None:
-    """Recover the bindings of a statement parso could not parse (line-based heuristics)."""
+    """Recover the bindings of a statement parso could not parse (token heuristics)."""
+
+    def define(category: Category, name: Any) -> None:
+        definitions.append((name.start_pos, category, name.value))
+
     children = node.children
     first = children[0]
     if first.type == "name" and len(children) > 1 and _is_op(children[1], "=", ":"):
-        definitions.append(("variables", first.value, first.start_pos))
+        define("variables", first)
     leaves = list(_own_leaves(node))
     has_import = any(x.type == "keyword" and x.value == "import" for x in leaves)
     for i, leaf in enumerate(leaves):
@@ -250,28 +268,25 @@ def _scan_error_node(
             continue
         nxt = leaves[i + 1] if i + 1 < len(leaves) else None
         if leaf.value in ("def", "class") and nxt is not None and nxt.type == "name":
-            line = leaf.start_pos[0]
-            scope = _Scope(
-                "function" if leaf.value == "def" else "class",
-                line,
-                layout.line_start.get(line, leaf.start_pos[1]),
-            )
+            # A header parso gave up on (`def f(a, b=1` with no closing parenthesis): a
+            # scope all the same, its indentation fixed once the walk knows the line's.
+            line, column = leaf.start_pos
+            scope = _Scope("function" if leaf.value == "def" else "class", line, column)
             if leaf.value == "def":
                 scope.params = _open_params(leaves[i + 2 :])
             scopes.append(scope)
-            category: Category = "functions" if leaf.value == "def" else "classes"
-            definitions.append((category, nxt.value, nxt.start_pos))
+            define("functions" if leaf.value == "def" else "classes", nxt)
         elif leaf.value == "import":
             for bound in _imported_names(leaves[i + 1 :]):
-                definitions.append(("imports", bound.value, bound.start_pos))
+                define("imports", bound)
         elif leaf.value == "for":
             for target in leaves[i + 1 :]:
                 if target.type == "keyword":
                     break
                 if target.type == "name":
-                    definitions.append(("variables", target.value, target.start_pos))
+                    define("variables", target)
         elif leaf.value == "as" and not has_import and nxt is not None and nxt.type == "name":
-            definitions.append(("variables", nxt.value, nxt.start_pos))
+            define("variables", nxt)
 
 
 def _open_params(leaves: list[Any]) -> list[str]:

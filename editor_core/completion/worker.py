@@ -1,20 +1,20 @@
-"""The Jedi worker: one child process, one request at a time, JSON lines over its pipes.
+"""The worker processes: one answers with Jedi, one with AST symbols; JSON lines over pipes.
 
-Jedi is not thread-safe and every new document `path` grows its memory, so it runs here, in
-one process, with one fixed `jedi.Project` (rooted in an empty directory, `sys_path` = the
-library paths only) and one fixed document path for every request.
+Jedi is not thread-safe and every new document `path` grows its memory, so it runs in one
+process with one fixed `jedi.Project` (rooted in an empty directory, `sys_path` = the library
+paths only) and one fixed document path for every request. The symbols are computed by a
+second, Jedi-free process, in parallel: the answer costs the slower of the two rather than
+their sum, and the AST fallback is ready at the deadline even while Jedi is busy.
 
 Pipe protocol (one JSON object per line, ASCII-only so lone surrogates survive):
 
     engine → worker   {"id": int, "code": str, "position": int}      position in UTF-16 units
     worker → engine   {"type": "ready", "preloadMs": float, "dropped": bool}   once, at start
-                      {"id", "type": "symbols", "from", "prefix", "attribute", "symbols", "ms"}
-                      {"id", "type": "completions", "from", "items": [[label, kind, detail]],
+       role "ast":    {"id", "type": "symbols", "from", "prefix", "attribute", "symbols", "ms"}
+       role "jedi":   {"id", "type": "completions", "from", "items": [[label, kind, detail]],
                        "ms"}
-                      {"id", "type": "error", "code": "bad_position" | "internal"}
+       both:          {"id", "type": "error", "code": "bad_position" | "internal"}
 
-Each request gets `symbols` first (a parse, milliseconds) and then `completions` (Jedi's
-inference, which may be slow), so the engine has the AST fallback ready at its deadline.
 Nothing here writes user code anywhere: errors are reported by exception type only.
 """
 
@@ -26,6 +26,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +41,8 @@ from editor_core.completion.fallback import cursor_at
 from editor_core.completion.kinds import wire_kind
 from editor_core.completion.symbols import symbols_in_tree
 from editor_core.positions import utf16_length, utf16_to_index
+
+Send = Callable[[dict[str, Any]], None]
 
 # Signatures cost a few ms each (Jedi infers them), so only a short list gets them.
 SIGNATURE_LIMIT = 10
@@ -76,34 +79,15 @@ PRELOAD: tuple[str, ...] = (
 )
 
 
-class Worker:
-    """Answers requests with Jedi; owns the one Project and document path."""
-
-    def __init__(self, project_dir: str) -> None:
-        import jedi
-
-        self._jedi = jedi
-        self._roots = library_paths()
-        self._document = Path(project_dir) / "document.py"
-        self._environment = jedi.InterpreterEnvironment()
-        self._project = jedi.Project(
-            project_dir,
-            sys_path=self._roots,
-            smart_sys_path=False,
-            added_sys_path=(),
-        )
-        self._grammar = self._environment.get_grammar()
-        # Reuse work per code: the last Script keeps Jedi's inference caches for its text.
-        self._script: Any = None
-        self._script_code: str | None = None
+class _Role:
+    """What the two workers share: the request loop's position handling."""
 
     def preload(self) -> None:
         for snippet in PRELOAD:
-            self.handle(
-                {"id": -1, "code": snippet, "position": utf16_length(snippet)}, lambda message: None
-            )
+            request = {"id": -1, "code": snippet, "position": utf16_length(snippet)}
+            self.handle(request, lambda message: None)
 
-    def handle(self, request: dict[str, Any], send: Any) -> None:
+    def handle(self, request: dict[str, Any], send: Send) -> None:
         ident = request["id"]
         code: str = request["code"]
         position: int = request["position"]
@@ -116,46 +100,68 @@ class Worker:
         line = code.count("\n", 0, index) + 1
         column = index - (code.rfind("\n", 0, index) + 1)
         try:
-            # The same call Jedi's Script makes, so Script finds this tree in parso's cache.
-            module = self._grammar.parse(
-                code=code,
-                path=self._document,
-                cache=False,
-                diff_cache=True,
-                cache_path=self._jedi.settings.cache_directory,
-            )
-            symbols = symbols_in_tree(module, code, line, column)
-            cursor = cursor_at(code, position, index)
-            send(
-                {
-                    "id": ident,
-                    "type": "symbols",
-                    "from": cursor.from_,
-                    "prefix": cursor.prefix,
-                    "attribute": cursor.attribute,
-                    "symbols": symbols.to_wire(),
-                    "ms": _ms(started),
-                }
-            )
-            items, from_ = self._complete(code, position, index, line, column)
-            if from_ is None:
-                from_ = cursor.from_
-            send(
-                {
-                    "id": ident,
-                    "type": "completions",
-                    "from": from_,
-                    "items": items,
-                    "ms": _ms(started),
-                }
-            )
+            answer = self.answer(code, position, index, line, column)
         except Exception as error:  # reported to the engine (AST answer), then logged
             _report(error)
             send({"id": ident, "type": "error", "code": "internal"})
+            return
+        send({"id": ident, **answer, "ms": _ms(started)})
 
-    def _complete(
+    def answer(
         self, code: str, position: int, index: int, line: int, column: int
-    ) -> tuple[list[list[str | None]], int | None]:
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class AstRole(_Role):
+    """The symbols at the cursor, from parso's error-tolerant tree."""
+
+    def __init__(self, project_dir: str) -> None:
+        from parso.grammar import load_grammar
+
+        self._grammar = load_grammar()
+        self._document = Path(project_dir) / "document.py"
+
+    def answer(
+        self, code: str, position: int, index: int, line: int, column: int
+    ) -> dict[str, Any]:
+        # A fixed path turns on parso's diff parser: an edit re-parses only what changed.
+        module = self._grammar.parse(code, path=self._document, cache=False, diff_cache=True)
+        symbols = symbols_in_tree(module, code, line, column)
+        cursor = cursor_at(code, position, index)
+        return {
+            "type": "symbols",
+            "from": cursor.from_,
+            "prefix": cursor.prefix,
+            "attribute": cursor.attribute,
+            "symbols": symbols.to_wire(),
+        }
+
+
+class JediRole(_Role):
+    """Jedi's completions; owns the one Project and document path."""
+
+    def __init__(self, project_dir: str) -> None:
+        import jedi
+
+        confine_jedi()
+        self._jedi = jedi
+        self._roots = library_paths()
+        self._document = Path(project_dir) / "document.py"
+        self._environment = jedi.InterpreterEnvironment()
+        self._project = jedi.Project(
+            project_dir,
+            sys_path=self._roots,
+            smart_sys_path=False,
+            added_sys_path=(),
+        )
+        # Reuse work per code: the last Script keeps Jedi's inference caches for its text.
+        self._script: Any = None
+        self._script_code: str | None = None
+
+    def answer(
+        self, code: str, position: int, index: int, line: int, column: int
+    ) -> dict[str, Any]:
         if self._script_code != code:
             self._script = None  # let the old inference state go before building the next
             self._script = self._jedi.Script(
@@ -177,12 +183,13 @@ class Worker:
         for completion in allowed:
             kind = wire_kind(completion.type)
             items.append([completion.name, kind, _detail(completion, kind) if few else None])
-        from_ = None
         if allowed:
             # Jedi's word start: the part of the name already typed.
             typed = len(allowed[0].name) - len(allowed[0].complete)
             from_ = position - utf16_length(code[index - typed : index])
-        return items, from_
+        else:
+            from_ = cursor_at(code, position, index).from_
+        return {"type": "completions", "from": from_, "items": items}
 
 
 def _detail(completion: Any, kind: str) -> str | None:
@@ -204,7 +211,8 @@ def _report(error: BaseException) -> None:
 
 
 def main(argv: list[str]) -> int:
-    project_dir, *flags = argv
+    """`main([project_dir, "jedi" | "ast", "--no-preload"?])`."""
+    project_dir, role_name, *flags = argv
     # The protocol owns the real stdout; anything else printed goes to stderr.
     channel: IO[bytes] = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
@@ -216,16 +224,18 @@ def main(argv: list[str]) -> int:
         channel.flush()
 
     started = time.perf_counter()
-    confine_jedi()
-    worker = Worker(project_dir)
+    role: _Role = JediRole(project_dir) if role_name == "jedi" else AstRole(project_dir)
     if "--no-preload" not in flags:
-        worker.preload()
-    snapshot_library_listings(library_paths())
+        role.preload()
+    else:
+        role.handle({"id": -1, "code": "", "position": 0}, lambda message: None)
+    if role_name == "jedi":
+        snapshot_library_listings(library_paths())
     dropped = drop_privileges()
     send({"type": "ready", "preloadMs": _ms(started), "dropped": dropped})
     for raw in sys.stdin.buffer:
         if raw.strip():
-            worker.handle(json.loads(raw), send)
+            role.handle(json.loads(raw), send)
     return 0
 
 

@@ -199,20 +199,24 @@ async def test_ast_answer_after_a_dot_is_empty(impatient: CompletionEngine) -> N
     assert completion.symbols.imports == ["os"]
 
 
-async def test_worker_is_unprivileged_and_gone_after_close() -> None:
+async def test_workers_are_unprivileged_and_gone_after_close() -> None:
     engine = CompletionEngine(preload=False)
     await engine.start()
-    pid = engine.worker_pid
-    assert pid is not None
-    status = await asyncio.to_thread(Path(f"/proc/{pid}/status").read_text)
-    uid = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
-    groups = next(line.split()[1:] for line in status.splitlines() if line.startswith("Groups:"))
-    if os.getuid() == 0:
-        assert uid == ["65534"] * 4
-        assert groups == []
+    pids = list(engine.worker_pids.values())
+    assert len(pids) == 2
+    for pid in pids:
+        assert pid is not None
+        status = await asyncio.to_thread(Path(f"/proc/{pid}/status").read_text)
+        fields = {line.split(":")[0]: line.split()[1:] for line in status.splitlines()}
+        if os.getuid() == 0:
+            assert fields["Uid"] == ["65534"] * 4
+            assert fields["Gid"] == ["65534"] * 4
+            assert fields["Groups"] == []
     await engine.close()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    for pid in pids:
+        assert pid is not None
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 async def test_hard_limit_kills_and_respawns_the_worker() -> None:
@@ -220,21 +224,22 @@ async def test_hard_limit_kills_and_respawns_the_worker() -> None:
     engine = CompletionEngine(deadline_s=120.0, hard_limit_s=1e-6, preload=False)
     await engine.start()
     try:
-        first_pid = engine.worker_pid
+        first_pids = set(engine.worker_pids.values())
         code = "\n".join(f"def f{i}(a, b):\n    return a + b\n" for i in range(300)) + "\nf1"
         completion = await complete_at_end(engine, code)
         # Killed before Jedi answered: the AST answer, at once (not at the deadline).
         assert {s.source for s in completion.suggestions} == {"ast"}
         assert "f10" in labels(completion)
-        assert engine.stats["respawns"] == 1
+        assert engine.respawns == 2  # both workers, each over its limit
         # The next request waits for the new worker and gets Jedi's answer.
         engine.hard_limit_s = 120.0
         after = await complete_at_end(engine, "import math\nmath.sq")
         assert labels(after) == ["sqrt"]
-        assert engine.worker_pid not in (None, first_pid)
-        assert first_pid is not None
-        with pytest.raises(ProcessLookupError):
-            os.kill(first_pid, 0)
+        assert not first_pids & set(engine.worker_pids.values())
+        for pid in first_pids:
+            assert pid is not None
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
     finally:
         await engine.close()
 
