@@ -58,6 +58,13 @@ def http_json(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
         return json.load(response)
 
 
+def http_request(method: str, url: str, headers: dict[str, str] | None = None) -> int:
+    """A bodiless request; returns the status (raises on 4xx/5xx)."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
 async def create_room(server: HasUrl, code: str = "", name: str = "test room") -> str:
     room = await asyncio.to_thread(
         http_json, "POST", f"{server.url}/rooms", {"name": name, "code": code}

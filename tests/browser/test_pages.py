@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from playwright.async_api import Browser, expect
 
-from tests.browser.harness import WAIT_MS, OpenEditor, create_room
+from tests.browser.harness import WAIT_MS, OpenEditor, create_room, http_request
 from tests.support.live_server import LiveServer
 
 
@@ -91,3 +92,25 @@ async def test_copy_link_and_download(server: LiveServer, open_editor: OpenEdito
     assert download.suggested_filename == "My_script.py"
     path = await download.path()
     assert path.read_text() == "print('saved')\n"
+
+
+async def test_a_deleted_room_closes_both_editors_with_a_way_back(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "print('soon gone')\n")
+    alice = await open_editor(server, room, "Alice")
+    bob = await open_editor(server, room, "Bob")
+
+    await asyncio.to_thread(
+        http_request,
+        "DELETE",
+        f"{server.url}/admin/rooms/{room}",
+        {"Authorization": "Bearer test-admin-token"},
+    )
+
+    for editor in (alice, bob):
+        card = editor.page.locator(".fatal")
+        await expect(card).to_contain_text("This room was deleted", timeout=WAIT_MS)
+        back = card.get_by_role("link", name="Back to Pairpad")
+        await expect(back).to_have_attribute("href", "/")
+        await expect(editor.page.locator(".room-page")).to_have_attribute("data-conn", "closed")
