@@ -48,8 +48,10 @@ def main(
 ) -> NoReturn:
     try:
         os.lseek(program_fd, 0, os.SEEK_SET)
-        program = json.loads(_read_all(program_fd))
+        payload = _read_all(program_fd)
         raise_walls(walls, pipe_fd)
+        # Parsed only behind the walls: it is the user's text.
+        program = json.loads(payload)
         # Forked children share the fork server's random state: reseed (from getrandom(2)).
         random.seed()
     except BaseException:

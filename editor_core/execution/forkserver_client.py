@@ -152,6 +152,14 @@ class ForkServerClient:
         except OSError:
             self._lose("send failed")
 
+    def abort(self, reason: str) -> None:
+        """Kill the fork server outright (it stopped doing its job); its children die with
+        it (parent-death signal), and `_lose` kills their groups as well."""
+        process = self._process
+        self._lose(reason)
+        if process is not None:
+            process.kill()
+
     async def close(self) -> None:
         """Close the socket: the fork server kills and reaps every child, then exits."""
         process, gone = self._process, self._gone

@@ -80,18 +80,28 @@ class ExecutionService:
         self._runs: dict[str, _Run] = {}
         self._running = 0
         self._average_ms = 1000.0
+        self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the fork server (the warm pool). `run` also does it when needed, and
         starts a new one if the last one died."""
+        self._closed = False
+        await self._ensure_started()
+
+    async def _ensure_started(self) -> None:
         async with self._start_lock:
+            if self._closed:
+                # A late run during shutdown must not bring the fork server back.
+                raise ForkServerDown("the service is closed")
             if not self._client.alive:
                 await self._client.start()
 
     async def close(self) -> None:
-        """End every run (their results say "killed") and the fork server with its children."""
+        """End every run (their results say "killed") and the fork server with its children.
+        Runs after this end as "killed" too, until `start` is called again."""
+        self._closed = True
         for run in list(self._runs.values()):
             if not run.ending.done():
                 run.ending.set_result("closed")
@@ -201,10 +211,10 @@ class ExecutionService:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            await self.start()
+            await self._ensure_started()
             handle, reader = self._launch(slot, program, on_output)
-        except (ForkServerDown, OSError):
-            logger.exception("run %s: could not start a child", run.run_id)
+        except (ForkServerDown, OSError) as error:
+            logger.warning("run %s: could not start a child: %s", run.run_id, error)
             return _result("killed", None, _elapsed_ms(started))
         logger.info("run %s started (slot %d)", run.run_id, slot)
         try:
@@ -279,7 +289,9 @@ class ExecutionService:
                     _KILL_GRACE_S,
                 )
             except TimeoutError:
+                # The fork server does not answer: replace it (the next run starts another).
                 logger.error("run %s: child not reaped after kill", run.run_id)
+                self._client.abort("a killed child was not reaped")
         return ending
 
 

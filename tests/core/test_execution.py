@@ -14,7 +14,8 @@ import pytest_asyncio
 
 from editor_core.errors import Busy, TooLarge
 from editor_core.execution import ExecutionLimits, ExecutionResult, ExecutionService
-from tests.core.sandbox_corpus import children_of, wait_until
+from editor_core.execution import service as service_module
+from tests.core.sandbox_corpus import children_of, wait_for_exit, wait_until
 
 LIMITS = ExecutionLimits(wall_time_s=2.0, cpu_time_s=2, output_bytes=4096, max_code_bytes=2000)
 DEADLINE_S = 20.0
@@ -301,9 +302,14 @@ async def test_output_is_capped_while_streaming(service: ExecutionService) -> No
     assert "".join(streamed) == result.output
 
 
-async def test_code_over_the_size_limit_is_refused(service: ExecutionService) -> None:
+async def test_code_or_stdin_over_the_size_limit_is_refused(service: ExecutionService) -> None:
     with pytest.raises(TooLarge):
         await service.run("#" * (LIMITS.max_code_bytes + 1))
+    with pytest.raises(TooLarge):
+        await service.run("pass", "x" * (LIMITS.max_stdin_bytes + 1))
+    # Bytes, not characters: 1000 three-byte characters are 3000 bytes.
+    with pytest.raises(TooLarge):
+        await service.run("#" + "€" * 1000)
 
 
 async def test_memory_bomb_is_killed(service: ExecutionService) -> None:
@@ -386,6 +392,27 @@ async def test_fork_server_death_is_a_clean_killed_result_then_respawn() -> None
         await svc.close()
 
 
+async def test_hung_fork_server_is_replaced_and_takes_its_children(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(service_module, "_KILL_GRACE_S", 0.5)
+    svc = ExecutionService(LIMITS)
+    try:
+        task = await start_spinner(svc, "hung")
+        server_pid = svc.fork_server_pid
+        assert server_pid is not None
+        (child_pid,) = children_of(server_pid)
+        os.kill(server_pid, signal.SIGSTOP)  # alive, but answers nothing
+        assert svc.stop("hung")
+        result = await asyncio.wait_for(task, DEADLINE_S)
+        assert result.status == "stopped"
+        await wait_for_exit(child_pid, DEADLINE_S)
+        await wait_for_exit(server_pid, DEADLINE_S)
+        assert (await svc.run("print('replaced')")).output == "replaced\n"
+    finally:
+        await svc.close()
+
+
 async def test_close_ends_runs_and_leaves_no_process() -> None:
     svc = ExecutionService(LIMITS)
     task = await start_spinner(svc, "closing")
@@ -397,6 +424,9 @@ async def test_close_ends_runs_and_leaves_no_process() -> None:
     assert children_of(server_pid) == []
     with pytest.raises(ProcessLookupError):
         os.kill(server_pid, 0)
+    # A late run during shutdown is a clean "killed" result and starts nothing.
+    late = await svc.run("print('late')")
+    assert (late.status, late.exit_code, svc.fork_server_pid) == ("killed", None, None)
 
 
 async def test_logs_carry_ids_and_statuses_never_code_or_output(

@@ -28,11 +28,33 @@ def children_of(pid: int) -> list[int]:
 
 
 def is_alive(pid: int) -> bool:
+    """Running, sleeping or stopped; a zombie (dead, not yet reaped) does not count."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+async def wait_for_exit(pid: int, deadline_s: float) -> None:
+    """Wait until `pid` has exited, on its pidfd (no polling)."""
+    loop = asyncio.get_running_loop()
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def on_exit() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(pidfd, on_exit)
+    try:
+        await asyncio.wait_for(exited, deadline_s)
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
 
 
 async def wait_until(condition: Callable[[], bool], turns: int = 10_000) -> None:
