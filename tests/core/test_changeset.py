@@ -294,3 +294,30 @@ def test_apply_on_each_str_kind_inserting_each_kind() -> None:
             change = ChangeSet.of(length, [(0, 0, text), (length, length, text)])
             assert change.apply(doc) == text + doc + text
             assert change.new_length == utf16_length(text + doc + text)
+
+
+# -- descriptions ------------------------------------------------------------------------------
+
+
+@given(change_chain(2), doc_and_changes(2))
+@PROPERTY
+def test_descs_have_the_sections_of_the_sets(
+    chain: tuple[str, list[ChangeSet]], pair: tuple[str, list[ChangeSet]]
+) -> None:
+    _doc, (a, b) = chain
+    composed = a.compose(b)
+    assert a.desc.compose_desc(b.desc) == composed.desc or a.empty or b.empty
+    _doc, (c, d) = pair
+    assert c.desc.map_desc(d.desc, before=True) == c.map(d, before=True).desc or d.empty
+    assert c.map_desc(d).to_json() == c.map(d).to_json() or d.empty
+    for pos in range(c.length + 1):
+        assert c.desc.map_pos(pos, 1) == c.map_pos(pos, 1)
+
+
+def test_map_desc_of_a_set_maps_even_over_an_empty_change() -> None:
+    # CodeMirror's ChangeSet.mapDesc has no shortcut (it normalizes), ChangeDesc.mapDesc does.
+    odd = ChangeSet.from_json([1, 2, [0, "x"]])
+    empty = ChangeSet.empty_of(3)
+    assert odd.map(empty) is odd
+    assert odd.map_desc(empty).to_json() == [3, [0, "x"]]
+    assert odd.desc.map_desc(empty) == odd.desc
