@@ -47,14 +47,19 @@ const ops = {
     }
     return pending.map((u) => out(u.changes));
   },
-  // A collab client with local changes, receiving updates one at a time (tests/collab_client.py).
+  // A collab client with local changes, receiving updates one at a time (tests/collab_client.py),
+  // or in the given batches (`batches`: how many updates each receiveUpdates call takes).
   receive: (c) => {
     let state = EditorState.create({
       doc: c.doc,
       extensions: [collab({ clientID: c.clientId, startVersion: 0 })],
     });
     for (const local of c.local) state = state.update({ changes: cs(local) }).state;
-    for (const update of updates(c.updates)) state = receiveUpdates(state, [update]).state;
+    const incoming = updates(c.updates);
+    const sizes = c.batches ?? incoming.map(() => 1);
+    for (let at = 0, i = 0; i < sizes.length; at += sizes[i++]) {
+      state = receiveUpdates(state, incoming.slice(at, at + sizes[i])).state;
+    }
     return {
       doc: state.doc.toString(),
       version: getSyncedVersion(state),

@@ -173,21 +173,26 @@ class Cases:
             )
 
 
-def test_we_compute_what_codemirror_computes() -> None:
-    node = node_or_skip()
-    cases = Cases(random.Random(SEED))
-    cases.changesets()
-    cases.rebases()
+def codemirror(node: str, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     proc = subprocess.run(
         [node, str(SCRIPT), str(STATIC)],
-        input=json.dumps({"cases": cases.cases}),
+        input=json.dumps({"cases": cases}),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    results = json.loads(proc.stdout)["results"]
+    results: list[dict[str, Any]] = json.loads(proc.stdout)["results"]
+    return results
+
+
+def test_we_compute_what_codemirror_computes() -> None:
+    node = node_or_skip()
+    cases = Cases(random.Random(SEED))
+    cases.changesets()
+    cases.rebases()
+    results = codemirror(node, cases.cases)
     assert len(results) == len(cases.cases)
     mismatches = []
     kinds: dict[str, int] = {}
@@ -209,3 +214,44 @@ def test_we_compute_what_codemirror_computes() -> None:
         "receive",
     }
     assert min(kinds.values()) >= PER_KIND
+
+
+def test_codemirror_diverges_when_a_server_rebases_over_a_composition() -> None:
+    # Why editor_core.authority rebases one update at a time: with collab's own rebaseUpdates
+    # over [delete "a", insert "a"] at once, the server puts the stale "b" first, while its
+    # author, receiving the two updates in two messages, puts it last.
+    node = node_or_skip()
+    pushed = [["C", [[0, "b"], 1]]]
+    over = [["X", [[1]]], ["Y", [[0, "a"]]]]
+    at_once, stepwise = codemirror(
+        node,
+        [
+            {"op": "rebase", "updates": pushed, "over": over},
+            {"op": "rebaseStepwise", "updates": pushed, "over": over},
+        ],
+    )
+    assert at_once["ok"] == ['[[0,"b"],1]']  # → "ba"
+    assert stepwise["ok"] == ['[1,[0,"b"]]']  # → "ab"
+    updates_for = {
+        "at_once": json.loads(at_once["ok"][0]),
+        "stepwise": json.loads(stepwise["ok"][0]),
+    }
+    author = {
+        name: {
+            "op": "receive",
+            "doc": "a",
+            "clientId": "C",
+            "local": [pushed[0][1]],
+            "updates": [*over, ["C", changes]],
+            "batches": [1, 1, 1],
+        }
+        for name, changes in updates_for.items()
+    }
+    results = codemirror(node, list(author.values()))
+    assert [r["ok"]["doc"] for r in results] == ["ab", "ab"]
+    assert ChangeSet.from_json(updates_for["at_once"]).apply("a") == "ba"  # the server's doc
+    room = Authority("a", 0)
+    room.push("X", 0, [ChangeSet.from_json([[1]])])
+    room.push("Y", 1, [ChangeSet.from_json([[0, "a"]])])
+    room.push("C", 0, [ChangeSet.from_json(pushed[0][1])])
+    assert room.text == "ab"  # the author agrees with our authority, not with the composition
