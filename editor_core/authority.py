@@ -13,10 +13,12 @@ PROTOCOL.md "Pushes" and STYLE.md habit 1, the rule written down where it is imp
   order an insertion differently (a deletion then an insertion at the same place). With the
   real CodeMirror, a stale push over `[delete "a"]` then `[insert "a"]`, received by its author
   in two messages, leaves the server with "ba" and the author with "ab": divergence
-  (`tests/core/test_authority.py::test_stale_push_over_a_delete_then_insert_converges`). One
-  update at a time is the one order that every client can follow whatever its batching: a
-  client applies the updates of a `code_update` one at a time (collab's `receiveUpdates` called
-  with one update each).
+  (`tests/core/test_authority.py::test_stale_push_over_a_delete_then_insert_converges`,
+  `tests/core/test_crosscheck.py::test_codemirror_diverges_when_a_server_rebases_over_a_composition`).
+  One update at a time is an order every client can follow whatever its batching, so
+  PROTOCOL.md "The guarantees" 1 holds: a client applies the updates of a `code_update` one at
+  a time (collab's `receiveUpdates` called with one update each). This departs on purpose from
+  "the result equals it as ChangeSets" of PROTOCOL.md "Pushes" in those tie cases only.
 - **Resent updates are skipped.** The pusher's updates already in the log since that version
   (same client id, in order) are recognized and dropped, so a client may push its unconfirmed
   updates again after a reconnect; a push that adds nothing is answered with a pull.
