@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
+from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 log = logging.getLogger("pairpad.ws")
 
@@ -51,12 +51,16 @@ class Connection:
         self._close: tuple[int, str] | None = None
         self.closed = asyncio.Event()  # set once the close frame went out (or could not)
         self._task: asyncio.Task[None] | None = None
+        self._receiver: asyncio.Task[Any] | None = None
+        self.dropped = False  # closed by the server as too slow
 
     @property
     def closing(self) -> bool:
         return self._close is not None
 
     def start(self) -> None:
+        """Start the sender; the calling task is the receive loop, cancelled on a drop."""
+        self._receiver = asyncio.current_task()
         self._task = asyncio.create_task(self._sender(), name=f"ws-send-{self.client_id}")
 
     def send(self, frame: str) -> None:
@@ -67,9 +71,12 @@ class Connection:
             log.warning("event=ws.too_slow room=%s client=%s queued=%d", self.room_id,
                         self.client_id, len(self._frames))
             self._frames.clear()
+            self.dropped = True
             self.close(CLOSE_TOO_SLOW, "send queue full")
-            if self._task is not None:
-                self._task.cancel()  # it may be stuck writing to a peer that stopped reading
+            # Both may wait for ever on a peer that stopped reading.
+            for task in (self._task, self._receiver):
+                if task is not None:
+                    task.cancel()
             return
         self._frames.append(frame)
         self._wakeup.set()
@@ -90,8 +97,9 @@ class Connection:
                 if self._close is not None:
                     await self.websocket.close(*self._close)
                     return
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return  # the peer is gone; the receive loop notices and cleans up
+        except Exception as exc:  # the peer is gone; the receive loop notices and cleans up
+            log.debug("event=ws.send_failed room=%s client=%s error=%s", self.room_id,
+                      self.client_id, type(exc).__name__)
         finally:
             self.closed.set()
 
@@ -107,6 +115,3 @@ class Connection:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.websocket.close(*self._close), timeout=1.0)
 
-
-def monotonic() -> float:
-    return time.monotonic()

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from editor_core.presence import Presence
-
 from editor_core.authority import Authority, Update
 from editor_core.changeset import ChangeSet
 from editor_core.errors import (
@@ -32,6 +30,7 @@ from editor_core.errors import (
     UnknownRun,
 )
 from editor_core.positions import utf16_length
+from editor_core.presence import Presence
 from server.clock import now_iso
 from server.connection import Connection
 from server.errors import ws_error
@@ -203,7 +202,7 @@ class Room:
         out = []
         for p in self.presence.participants():
             wire = p.to_wire()
-            if p.cursor is not None:
+            if p.cursor is not None and p.cursor_version is not None:
                 try:
                     anchor, head = self._map_to_published(p.cursor_version, list(p.cursor))
                     wire["cursor"] = {"anchor": anchor, "head": head}
@@ -279,16 +278,17 @@ class Room:
             log.exception("event=run.failed room=%s run=%s", self.room_id, run.run_id)
             result = {"status": "killed", "output": "", "stdout": "", "stderr": "",
                       "exitCode": None, "durationMs": 0, "truncated": False}
+        finished_at = now_iso()
         finished = {**result, "runId": run.run_id, "version": run.version,
-                    "clientId": run.client_id, "name": run.name, "finishedAt": now_iso()}
+                    "clientId": run.client_id, "name": run.name, "finishedAt": finished_at}
         self.last_run = finished
         self.run = None
         self._broadcast({"type": "execution_result", **finished})
+        self.services.metrics.runs.labels(str(result["status"])).inc()
         log.info("event=run.end room=%s run=%s status=%s ms=%s", self.room_id, run.run_id,
                  result["status"], result["durationMs"])
         try:
-            await self.services.store.save_run(self.room_id, run.run_id, finished["finishedAt"],
-                                               finished)
+            await self.services.store.save_run(self.room_id, run.run_id, finished_at, finished)
         except Exception:
             log.exception("event=run.save_failed room=%s run=%s", self.room_id, run.run_id)
 

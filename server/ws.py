@@ -66,6 +66,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     conn.start()
     try:
         await _receive_loop(websocket, room, conn)
+    except asyncio.CancelledError:
+        # A peer dropped as too slow is not reading, so it may never send its close either:
+        # the connection cancels this receive loop; anything else is a real cancellation.
+        task = asyncio.current_task()
+        if not conn.dropped or task is None:
+            raise
+        task.uncancel()
     finally:
         room.leave(conn)
         await conn.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -103,7 +104,7 @@ def test_room_run_with_the_real_sandbox(real: TestClient, tmp_path: Path) -> Non
     with real.websocket_connect(f"/ws/{room['roomId']}/a?name=A") as ws:
         assert ws.receive_json()["type"] == "init"
         ws.send_json({"type": "run"})
-        frames = []
+        frames: list[dict[str, Any]] = []
         while not frames or frames[-1]["type"] != "execution_result":
             frames.append(ws.receive_json())
         streamed = "".join(f["data"] for f in frames if f["type"] == "execution_output")

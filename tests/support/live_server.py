@@ -64,7 +64,8 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30
     raise TimeoutError(f"server at {url} not healthy within {deadline_s}s")
 
 
-def launch(db: Path, log: Path, port: int | None = None, env: dict[str, str] | None = None) -> LiveServer:
+def launch(db: Path, log: Path, port: int | None = None,
+           env: dict[str, str] | None = None) -> LiveServer:
     port = port or free_port()
     full_env = {**os.environ, "PAIRPAD_ADMIN_TOKEN": "test-admin-token", **(env or {})}
     # Coverage of subprocesses: pytest-cov sets COV_CORE_* vars that the child inherits.
