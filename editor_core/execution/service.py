@@ -86,9 +86,15 @@ class ExecutionService:
 
     async def start(self) -> None:
         """Start the fork server (the warm pool). `run` also does it when needed, and
-        starts a new one if the last one died."""
+        starts a new one if the last one died.
+
+        A fork server that cannot start is logged, not raised: the rest of the server works
+        without runs, and each run tries again (and ends "killed" if it still can't)."""
         self._closed = False
-        await self._ensure_started()
+        try:
+            await self._ensure_started()
+        except (ForkServerDown, OSError):
+            logger.exception("the fork server could not start")
 
     async def _ensure_started(self) -> None:
         async with self._start_lock:

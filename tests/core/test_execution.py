@@ -13,7 +13,12 @@ import pytest
 import pytest_asyncio
 
 from editor_core.errors import Busy, TooLarge
-from editor_core.execution import ExecutionLimits, ExecutionResult, ExecutionService
+from editor_core.execution import (
+    ExecutionLimits,
+    ExecutionResult,
+    ExecutionService,
+    forkserver_client,
+)
 from editor_core.execution import service as service_module
 from tests.core.sandbox_corpus import children_of, wait_for_exit, wait_until
 
@@ -409,6 +414,20 @@ async def test_hung_fork_server_is_replaced_and_takes_its_children(
         await wait_for_exit(child_pid, DEADLINE_S)
         await wait_for_exit(server_pid, DEADLINE_S)
         assert (await svc.run("print('replaced')")).output == "replaced\n"
+    finally:
+        await svc.close()
+
+
+async def test_a_fork_server_that_cannot_start_gives_killed_results(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(forkserver_client, "_BOOT", "raise SystemExit(3)")
+    svc = ExecutionService(LIMITS)
+    try:
+        await svc.start()  # logged, not raised: the server starts without runs
+        assert "could not start" in caplog.text
+        result = await svc.run("print(1)")
+        assert (result.status, result.exit_code, result.output) == ("killed", None, "")
     finally:
         await svc.close()
 
