@@ -321,3 +321,26 @@ def test_map_desc_of_a_set_maps_even_over_an_empty_change() -> None:
     assert odd.map(empty) is odd
     assert odd.map_desc(empty).to_json() == [3, [0, "x"]]
     assert odd.desc.map_desc(empty) == odd.desc
+
+
+def test_refusals_and_value_semantics() -> None:
+    with pytest.raises(InvalidUpdate, match="\\\\r"):
+        ChangeSet.of(0, [(0, 0, "a\rb")])
+    with pytest.raises(InvalidUpdate, match="surrogate"):
+        ChangeSet.of(0, [(0, 0, "\ud83d")])
+    with pytest.raises(InvalidUpdate, match="surrogate"):
+        ChangeSet.from_json([3, [0, "x"]]).apply("😀\udc00")  # (only seen on the UTF-16 path)
+    change = ChangeSet.from_json([1, [0, "x"]])
+    assert change == ChangeSet.from_json([1, [0, "x"]])
+    assert len({change, ChangeSet.from_json([1, [0, "x"]]), change.map(change)}) == 2
+    assert change != [1, [0, "x"]]
+    assert change.desc != change
+    assert len({change.desc, ChangeSet.from_json([1, [0, "y"]]).desc}) == 1
+    assert repr(change) == "ChangeSet.from_json([1, [0, 'x']])"
+    assert repr(change.desc) == "ChangeDesc([1, -1, 0, 1])"
+    with pytest.raises(InvalidUpdate):
+        change.desc.compose_desc(ChangeSet.empty_of(1).desc)
+    with pytest.raises(InvalidUpdate):
+        change.desc.map_desc(ChangeSet.empty_of(2).desc)
+    with pytest.raises(InvalidUpdate):
+        change.map_desc(ChangeSet.empty_of(2))
