@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import editor_core
-from editor_core.completion.fallback import Cursor, ast_completion, ast_suggestions
+from editor_core.completion.fallback import (
+    Cursor,
+    ast_completion,
+    ast_suggestions,
+    bare_completion,
+)
 from editor_core.completion.model import Completion, Suggestion, Symbols
 
 log = logging.getLogger("pairpad.completion")
@@ -44,6 +49,10 @@ _BOOT = (
 )
 _PACKAGE_ROOT = str(Path(editor_core.__file__).resolve().parent.parent)
 _LINE_LIMIT = 64 * 1024 * 1024  # one worker message (a completion list) fits easily
+_AST_LIMIT_FACTOR = 5.0
+# Above this size the last-resort fallback (both workers busy or restarting) skips the parse:
+# parsing in a thread of the server process would hold the GIL for the event loop's time.
+_LOCAL_PARSE_LIMIT = 20_000
 
 
 @dataclass
@@ -59,6 +68,7 @@ class _Job:
     ident: int
     code: str
     position: int
+    line: bytes  # the request as sent to both workers, encoded once
     phase1: asyncio.Future[_Phase1 | None]  # None: the AST lane failed
     jedi: asyncio.Future[tuple[int, list[list[Any]]] | None]  # None: the Jedi lane failed
     done: asyncio.Future[tuple[Outcome, Completion | None]]
@@ -89,6 +99,13 @@ class _Lane:
     @property
     def pid(self) -> int | None:
         return None if self.process is None else self.process.pid
+
+    @property
+    def hard_limit_s(self) -> float:
+        # Jedi's inference can run away on some code; a parse is linear in the document and
+        # only slow on a big new one on a busy machine: killing it would only cost a respawn.
+        limit = self.engine.hard_limit_s
+        return limit if self.role == "jedi" else limit * _AST_LIMIT_FACTOR
 
     def result_future(self, job: _Job) -> asyncio.Future[Any]:
         return job.jedi if self.role == "jedi" else job.phase1
@@ -168,20 +185,18 @@ class _Lane:
             await self.respawn()
         assert self.process is not None
         assert self.process.stdin is not None
-        line = json.dumps(
-            {"id": job.ident, "code": job.code, "position": job.position}, ensure_ascii=True
-        )
         self.inflight = job
-        self.process.stdin.write(line.encode("ascii") + b"\n")
+        self.process.stdin.write(job.line)
         await self.process.stdin.drain()
         future = self.result_future(job)
-        done, _ = await asyncio.wait({future}, timeout=self.engine.hard_limit_s)
+        limit = self.hard_limit_s
+        done, _ = await asyncio.wait({future}, timeout=limit)
         self.inflight = None
         if not done:
             log.warning(
                 "completion worker over its hard limit role=%s limit_s=%.3f: respawning",
                 self.role,
-                self.engine.hard_limit_s,
+                limit,
             )
             self._settle(job, None)
             await self.respawn()
@@ -383,8 +398,11 @@ class CompletionEngine:
         if phase1 is not None:
             suggestions = ast_suggestions(phase1.symbols, phase1.cursor)
             return Completion(phase1.cursor.from_, suggestions, phase1.symbols)
-        # Neither worker got to it (respawning, jammed): parse here, off the event loop.
-        return await asyncio.to_thread(ast_completion, job.code, job.position)
+        # Neither worker got to it (respawning, jammed): parse here, in a thread, if the
+        # document is small; else builtins and keywords only, without symbols.
+        if len(job.code) <= _LOCAL_PARSE_LIMIT:
+            return await asyncio.to_thread(ast_completion, job.code, job.position)
+        return await asyncio.to_thread(bare_completion, job.code, job.position)
 
     def _log(self, started: float, source: str) -> None:
         # Timings only: never the code.
@@ -399,10 +417,12 @@ class CompletionEngine:
         if job is None:
             loop = asyncio.get_running_loop()
             self._next_id += 1
+            request = {"id": self._next_id, "code": code, "position": position}
             job = _Job(
                 self._next_id,
                 code,
                 position,
+                json.dumps(request, ensure_ascii=True).encode("ascii") + b"\n",
                 loop.create_future(),
                 loop.create_future(),
                 loop.create_future(),

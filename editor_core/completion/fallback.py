@@ -70,3 +70,12 @@ def ast_completion(code: str, position: int) -> Completion:
     symbols = symbols_at(code, position)
     cursor = cursor_at(code, position, index)
     return Completion(cursor.from_, ast_suggestions(symbols, cursor), symbols)
+
+
+def bare_completion(code: str, position: int) -> Completion:
+    """The fallback without a parse: builtins and keywords only, no symbols (the last resort
+    when no worker can answer and the document is too big to parse in the server)."""
+    index = utf16_to_index(code, position)
+    cursor = cursor_at(code, position, index)
+    empty = Symbols.empty()
+    return Completion(cursor.from_, ast_suggestions(empty, cursor), empty)
