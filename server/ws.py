@@ -103,7 +103,10 @@ async def _receive_loop(websocket: WebSocket, room: Room, conn: Connection) -> N
                 raise RateLimited("too many messages", retry_after_ms=int(wait * 1000) + 1)
             message = messages.parse(text)
             metrics.messages_in.labels(message.type).inc()
+            handled = time.perf_counter()
             await _dispatch(room, conn, message)
+            log.debug("event=ws.%s room=%s client=%s ms=%.2f", message.type, room.room_id,
+                      conn.client_id, (time.perf_counter() - handled) * 1000)
         except PairpadError as exc:
             _reply_error(room, conn, exc, message)
         if room.failed:

@@ -190,3 +190,19 @@ def test_admin_room_detail_and_delete(client: TestClient) -> None:
     assert client.delete(f"/admin/rooms/{room_id}", headers=ADMIN).status_code == 204
     assert client.get(f"/rooms/{room_id}").status_code == 404
     assert client.delete(f"/admin/rooms/{room_id}", headers=ADMIN).status_code == 404
+
+
+def test_cors_allows_the_configured_origins(make_client: ClientFactory) -> None:
+    client = make_client(cors_origins="https://pair.example, https://other.example")
+    preflight = client.options("/rooms", headers={
+        "Origin": "https://pair.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://pair.example"
+    denied = client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in denied.headers
+
+
+def test_no_cors_headers_without_configured_origins(client: TestClient) -> None:
+    response = client.get("/health", headers={"Origin": "https://pair.example"})
+    assert "access-control-allow-origin" not in response.headers
