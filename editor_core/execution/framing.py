@@ -40,18 +40,25 @@ class FrameError(Exception):
 
 @dataclass
 class Decoder:
-    """Incremental decoder: `feed` bytes as they arrive, get back whole frames."""
+    """Incremental decoder: `feed` bytes as they arrive, get back whole frames.
+
+    At a bad header it returns the frames before it and sets `broken`; it decodes nothing
+    after that."""
 
     _buffer: bytearray = field(default_factory=bytearray)
+    broken: bool = False
 
     def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
+        if self.broken:
+            return []
         self._buffer += data
         frames: list[tuple[bytes, bytes]] = []
         offset = 0
         while len(self._buffer) - offset >= _HEADER.size:
             tag, length = _HEADER.unpack_from(self._buffer, offset)
             if tag not in (STDOUT, STDERR, VERDICT) or length > MAX_PAYLOAD:
-                raise FrameError(f"bad frame header (tag {tag!r}, length {length})")
+                self.broken = True
+                break
             end = offset + _HEADER.size + length
             if end > len(self._buffer):
                 break

@@ -32,6 +32,12 @@ class OutputReader:
         self._on_output = on_output
         self._decoder = framing.Decoder()
         self._used = 0
+        # Everything a well-behaved child can send: its output up to the cap plus the byte
+        # that tells us it went over, at worst one 5-byte header per byte (print("x") writes
+        # "x" and "\n" separately), and one verdict. More means a compromised child flooding
+        # us with frames that do not count as output.
+        self._received = 0
+        self._receive_limit = 6 * (cap + 1) + 2 * framing.MAX_PAYLOAD
         self._pending: list[tuple[str, str]] = []
         self._pending_bytes = 0
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -68,12 +74,19 @@ class OutputReader:
             return
         if self.failed.done():
             return
+        self._received += len(data)
+        if self._received > self._receive_limit:
+            logger.warning("a child sent more than its output allows; killing it")
+            self.failed.set_result(None)
+            return
         try:
             for tag, payload in self._decoder.feed(data):
                 if tag == framing.VERDICT:
                     self.verdict = framing.decode_verdict(payload)
                 elif not self._keep(framing.STREAM_NAMES[tag], payload):
                     return
+            if self._decoder.broken:
+                raise framing.FrameError("bad frame header")
         except framing.FrameError:
             logger.warning("a child wrote a malformed frame; killing it")
             self.failed.set_result(None)

@@ -18,8 +18,10 @@ from editor_core.execution import (
     ExecutionResult,
     ExecutionService,
     forkserver_client,
+    framing,
 )
 from editor_core.execution import service as service_module
+from editor_core.execution.output import OutputReader
 from tests.core.sandbox_corpus import children_of, wait_for_exit, wait_until
 
 LIMITS = ExecutionLimits(wall_time_s=2.0, cpu_time_s=2, output_bytes=4096, max_code_bytes=2000)
@@ -474,3 +476,44 @@ async def test_features_that_import_lazily_work_in_the_child(service: ExecutionS
     assert result.stdout == (
         "b'\\xe9' b'\\xe9' 4\n2024-03-01 Friday True\nb'\\\\xe9' SS b'\\xef\\xbb\\xbfx'\n"
     )
+
+
+# -- the parent's side of the pipe: a child is untrusted ---------------------------------------
+
+
+async def read_pipe(data: bytes, cap: int) -> OutputReader:
+    """Feed `data` through a real pipe into an OutputReader; return it at end of file."""
+    read_fd, write_fd = os.pipe()
+    reader = OutputReader(read_fd, cap, None)
+    os.set_blocking(write_fd, False)
+    view = memoryview(data)
+    try:
+        while view:
+            try:
+                view = view[os.write(write_fd, view) :]
+            except BlockingIOError:
+                await asyncio.sleep(0)  # let the reader drain the pipe
+    finally:
+        os.close(write_fd)
+    await asyncio.wait_for(reader.eof, DEADLINE_S)
+    reader.close()
+    return reader
+
+
+async def test_reader_refuses_a_malformed_frame() -> None:
+    reader = await read_pipe(framing.encode(b"o", b"fine") + b"Z\x00\x00\x00\x01x", cap=100)
+    assert reader.failed.done()
+    assert reader.text() == "fine"
+
+
+async def test_reader_refuses_a_flood_of_frames_that_are_not_output() -> None:
+    verdicts = framing.encode_verdict("ok") * 10_000
+    reader = await read_pipe(verdicts, cap=100)
+    assert reader.failed.done()
+    assert reader.verdict == "ok"
+
+
+async def test_reader_cuts_at_the_cap_without_splitting_a_character() -> None:
+    reader = await read_pipe(framing.encode(b"o", "é".encode() * 10), cap=5)
+    assert reader.truncated
+    assert reader.text() == "éé"  # 4 bytes; the third character would cross the cap
