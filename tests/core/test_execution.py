@@ -24,7 +24,7 @@ from editor_core.execution import service as service_module
 from editor_core.execution.output import OutputReader
 from tests.core.sandbox_corpus import children_of, wait_for_exit, wait_until
 
-LIMITS = ExecutionLimits(wall_time_s=2.0, cpu_time_s=2, output_bytes=4096, max_code_bytes=2000)
+LIMITS = ExecutionLimits(wall_time_s=2.0, cpu_time_s=2, output_bytes=4096, max_code_bytes=4000)
 DEADLINE_S = 20.0
 
 
@@ -165,6 +165,102 @@ async def test_allowed_modules(service: ExecutionService) -> None:
         "{'k': 2} [0, 1] P(x=1, y=2)",
         "1 and two    x|",
     ]
+
+
+EVERYDAY_PROGRAM = """from typing import List
+counter = 0
+def bump():
+    global counter
+    counter += 1
+def make_acc():
+    total = 0
+    def add(x):
+        nonlocal total
+        total += x
+        return total
+    return add
+class InsufficientFunds(Exception):
+    def __init__(self, needed):
+        super().__init__(f"need {needed} more")
+        self.needed = needed
+class Account:
+    rate = 0.5
+    def __init__(self, owner: str, balance: float = 0) -> None:
+        self.owner = owner
+        self.balance = balance
+        self.history: List[float] = []
+    def withdraw(self, amount):
+        if amount > self.balance:
+            raise InsufficientFunds(amount - self.balance)
+        self.balance -= amount
+        self.history.append(-amount)
+    def __enter__(self):
+        print("enter")
+        return self
+    def __exit__(self, *exc):
+        print("exit", exc[0].__name__ if exc[0] else None)
+        return True
+    def __len__(self):
+        return len(self.history)
+def gen(n):
+    yield from range(n)
+    yield n
+def main(*args, sep=", ", **kwargs):
+    bump(); bump()
+    acc = make_acc(); acc(2); print("acc", acc(3), "counter", counter)
+    a = Account("ada", 10)
+    a.withdraw(3)
+    try:
+        a.withdraw(100)
+    except InsufficientFunds as e:
+        print("error:", e, e.needed, e.args)
+    with a as same:
+        same.withdraw(1000)
+    print(len(a), a.balance, Account.rate)
+    pairs = [(1, "b"), (0, "a")]
+    for i, (n, s) in enumerate(sorted(pairs, key=lambda p: p[0])):
+        print(i, n, s, end="; ")
+    print()
+    print(*[x ** 2 for x in gen(3)], sep=sep)
+    d = {"k": 1, "j": 2}
+    del d["k"]
+    d |= {"z": 3}
+    print(d, {k: v for k, v in d.items() if v > 2}, args, kwargs)
+    if (n := len(d)) == 2:
+        print("walrus", n)
+    s = "Hello, World"
+    print(s[::-1], s.lower().split(", "), f"{3.14159:.2f}|{42:>5}|{'x'!r}")
+    print(max(["aa", "b"], key=len), {1, 2} & {2, 3}, isinstance(1.0, (int, float)))
+    print(list(map(str, [1, 2])), "-".join("abc"), divmod(7, 2), round(2.675, 2))
+    matrix = [[1, 2], [3, 4]]
+    matrix[0][1] = 9
+    print(matrix, [row[1] for row in matrix], sum(sum(r) for r in matrix))
+    assert a.balance == 7, "balance"
+if __name__ == "__main__":
+    main(1, 2, flag=True)
+"""
+
+
+async def test_everyday_idioms(service: ExecutionService) -> None:
+    """global/nonlocal, custom exceptions with super(), context managers, generators, *args/
+    **kwargs, unpacking in loops, item and augmented assignment, walrus, f-string specs,
+    `if __name__ == "__main__"`."""
+    result = await run_ok(service, EVERYDAY_PROGRAM)
+    assert result.stdout == (
+        "acc 5 counter 2\n"
+        "error: need 93 more 93 ('need 93 more',)\n"
+        "enter\n"
+        "exit InsufficientFunds\n"
+        "1 7 0.5\n"
+        "0 0 a; 1 1 b; \n"
+        "0, 1, 4, 9\n"
+        "{'j': 2, 'z': 3} {'z': 3} (1, 2) {'flag': True}\n"
+        "walrus 2\n"
+        "dlroW ,olleH ['hello', 'world'] 3.14|   42|'x'\n"
+        "aa {2} True\n"
+        "['1', '2'] a-b-c (3, 1) 2.67\n"
+        "[[1, 9], [3, 4]] [9, 4] 17\n"
+    )
 
 
 async def test_input_reads_lines_of_stdin_then_eof(service: ExecutionService) -> None:
