@@ -410,9 +410,9 @@ async def test_code_or_stdin_over_the_size_limit_is_refused(service: ExecutionSe
         await service.run("#" * (LIMITS.max_code_bytes + 1))
     with pytest.raises(TooLarge):
         await service.run("pass", "x" * (LIMITS.max_stdin_bytes + 1))
-    # Bytes, not characters: 1000 three-byte characters are 3000 bytes.
+    # Bytes, not characters: 1500 three-byte characters are 4500 bytes.
     with pytest.raises(TooLarge):
-        await service.run("#" + "€" * 1000)
+        await service.run("#" + "€" * 1500)
 
 
 async def test_memory_bomb_is_killed(service: ExecutionService) -> None:
