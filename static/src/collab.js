@@ -20,7 +20,7 @@ export class CollabSync {
    * @param {{send: (msg: object) => boolean,
    *          fetchRoom: () => Promise<object>,
    *          reset: (room: object) => void,
-   *          onHistoryGone: (text: string) => void,
+   *          onEditsDropped: (text: string, reason: string) => void,
    *          onResyncFailed: (err: Error) => void,
    *          onChange: () => void}} hooks
    */
@@ -38,6 +38,8 @@ export class CollabSync {
     this.cursorDirty = false;
     this.cursorTimer = null;
     this.lastCursor = null;
+    // From init.limits: a push larger than this would close the socket with 1009.
+    this.maxMessageBytes = 1024 * 1024;
   }
 
   attach(view) {
@@ -115,15 +117,27 @@ export class CollabSync {
 
   schedulePush() {
     if (!this.online || this.resyncing || this.pullPending || this.inFlight > 0) return;
-    const updates = sendableUpdates(this.view.state).slice(0, PUSH_MAX_UPDATES);
+    const updates = sendableUpdates(this.view.state);
     if (!updates.length) return;
-    const sent = this.hooks.send({
-      type: "code_update",
-      version: this.synced,
-      updates: updates.map((u) => ({ changes: u.changes.toJSON() })),
-    });
-    if (!sent) return;
-    this.inFlight = updates.length;
+    // Fewer updates per push until the frame fits the server's message limit.
+    let count = Math.min(updates.length, PUSH_MAX_UPDATES);
+    let message;
+    for (;;) {
+      message = {
+        type: "code_update",
+        version: this.synced,
+        updates: updates.slice(0, count).map((u) => ({ changes: u.changes.toJSON() })),
+      };
+      if (utf8Length(JSON.stringify(message)) <= this.maxMessageBytes || count === 1) break;
+      count = Math.ceil(count / 2);
+    }
+    if (utf8Length(JSON.stringify(message)) > this.maxMessageBytes) {
+      // One edit too big to send at all (a huge paste): it cannot reach the room.
+      this.dropEditsAndResync("too_large");
+      return;
+    }
+    if (!this.hooks.send(message)) return;
+    this.inFlight = count;
     clearTimeout(this.pushTimer);
     this.pushTimer = setTimeout(() => {
       this.inFlight = 0;
@@ -233,13 +247,12 @@ export class CollabSync {
   handleError(error) {
     if (error.code === "history_gone") {
       // Our edits cannot be rebased any more: keep them for the person to copy, then reload.
-      if (this.unconfirmedCount > 0) this.hooks.onHistoryGone(this.view.state.doc.toString());
-      this.resync("history_gone");
+      this.dropEditsAndResync("history_gone");
       return true;
     }
     if (PUSH_REFUSED.has(error.code) && (this.inFlight > 0 || this.pullPending)) {
       // Never re-send a refused push: drop it and start again from the server's text.
-      this.resync(error.code);
+      this.dropEditsAndResync(error.code);
       return true;
     }
     if (error.code === "rate_limited" && (this.inFlight > 0 || this.pullPending)) {
@@ -255,6 +268,14 @@ export class CollabSync {
       return true;
     }
     return false;
+  }
+
+  // Unconfirmed edits that will never reach the room are handed to the person (to copy)
+  // before the editor is reloaded from the server: nothing typed vanishes unseen.
+  dropEditsAndResync(reason) {
+    if (this.resyncing) return;
+    if (this.unconfirmedCount > 0) this.hooks.onEditsDropped(this.view.state.doc.toString(), reason);
+    this.resync(reason);
   }
 
   // Drop unconfirmed updates and start again from GET /rooms/{roomId}.
@@ -288,4 +309,8 @@ export class CollabSync {
     for (const listener of this.advanceListeners) listener(this.synced);
     this.afterChange();
   }
+}
+
+function utf8Length(text) {
+  return new TextEncoder().encode(text).length;
 }

@@ -10,7 +10,7 @@ import { createEditorState } from "./editor.js";
 import { newClientId } from "./ids.js";
 import { OutputPanel } from "./output.js";
 import { ParticipantList } from "./participants.js";
-import { removeRemoteCursor, setRemoteCursor } from "./presence.js";
+import { remoteCursors, removeRemoteCursor, setRemoteCursor } from "./presence.js";
 import { rememberRoom, storeName, storedName } from "./storage.js";
 
 const NAME_MAX = 64;
@@ -22,11 +22,15 @@ const FATAL = {
   4410: ["This room was deleted", "An administrator deleted this room. Its code is no longer on the server."],
 };
 
+// The server refuses (4400) empty names, control characters and more than 64 characters.
+function cleanName(text) {
+  return Array.from(text.replace(/\p{C}/gu, "").trim()).slice(0, NAME_MAX).join("").trim();
+}
+
 export function startRoom(root, roomId) {
-  const fromUrl = (new URLSearchParams(location.search).get("name") || "").trim();
-  const name = fromUrl || storedName();
+  const name = cleanName(new URLSearchParams(location.search).get("name") || "") || cleanName(storedName());
   if (name) {
-    new Room(root, roomId, name.slice(0, NAME_MAX)).start();
+    new Room(root, roomId, name).start();
   } else {
     askName(root, (chosen) => {
       storeName(chosen);
@@ -43,7 +47,7 @@ function askName(root, done) {
       class: "card name-card",
       onsubmit: (event) => {
         event.preventDefault();
-        const value = input.value.trim();
+        const value = cleanName(input.value);
         if (value) done(value);
       },
     },
@@ -77,7 +81,7 @@ class Room {
       send: (msg) => this.connection.send(msg),
       fetchRoom: () => getRoom(this.roomId),
       reset: (room) => this.resetFromRoom(room),
-      onHistoryGone: (text) => this.showKeptText(text),
+      onEditsDropped: (text, reason) => this.showKeptText(text, reason),
       onResyncFailed: (err) => this.resyncFailed(err),
       onChange: () => this.renderSyncState(),
     });
@@ -103,6 +107,10 @@ class Room {
 
   start() {
     this.connection.start();
+    // Edits the server has not confirmed yet would be lost with the page: ask first.
+    window.addEventListener("beforeunload", (event) => {
+      if (this.view && !this.fatal && this.sync.unconfirmedCount > 0) event.preventDefault();
+    });
     // The room's name is not in `init`: ask REST, for the title and the download's file name.
     getRoom(this.roomId).then(
       (room) => this.setRoomName(room.name),
@@ -240,6 +248,7 @@ class Room {
   onInit(msg) {
     const first = this.view === null;
     this.limits = msg.limits || {};
+    if (this.limits.maxMessageBytes > 1024) this.sync.maxMessageBytes = this.limits.maxMessageBytes - 512;
     if (first) {
       this.view = new EditorView({ state: this.makeState(msg.code, msg.version), parent: this.editorHost });
       this.editorHost.querySelector(".loading")?.remove();
@@ -251,6 +260,7 @@ class Room {
     this.info.textContent = `Room ${this.roomId} · Python`;
     if (!this.roomName) rememberRoom(this.roomId, "");
     this.sync.connected(first);
+    this.dropCursorsOfAbsent();
     this.setParticipantCursors(msg.participants, msg.version);
     if (msg.lastRun && !msg.lock) this.output.finished(msg.lastRun, { fresh: false });
     this.lock = null;
@@ -316,6 +326,12 @@ class Room {
 
   // ---- presence ---------------------------------------------------------------------------
 
+  // After a reconnect, people who left meanwhile must not leave a cursor behind.
+  dropCursorsOfAbsent() {
+    const gone = [...remoteCursors(this.view.state).keys()].filter((id) => !this.people.get(id));
+    if (gone.length) this.view.dispatch({ effects: gone.map((id) => removeRemoteCursor.of(id)) });
+  }
+
   setParticipantCursors(participants, version) {
     for (const p of participants || []) {
       if (p.cursor) this.queueCursor(p.clientId, version, p.cursor.anchor, p.cursor.head);
@@ -374,6 +390,10 @@ class Room {
       this.showNotice(`${this.lock.name || "Someone"} is already running the code.`);
       return;
     }
+    if (!this.sync.online) {
+      this.showNotice("Not connected: Run needs the server. Your edits are kept and will sync when it is back.");
+      return;
+    }
     this.runQueued = true;
     this.renderRunState();
     await this.sync.whenSettled();
@@ -419,8 +439,13 @@ class Room {
     setTimeout(() => URL.revokeObjectURL(url), 0);
   }
 
-  // history_gone: our unsent edits could not be merged; hand them over before reloading.
-  showKeptText(text) {
+  // Our unsent edits could not be merged (history_gone) or were refused (too_large,
+  // invalid_update...): hand them over before the editor reloads from the server.
+  showKeptText(text, reason) {
+    const why = {
+      history_gone: "The server no longer has the history needed to merge them",
+      too_large: "They would make the document larger than this server allows",
+    }[reason] || `The server refused them (${reason})`;
     const area = h("textarea", { id: "kept-text", readonly: true, rows: 14, spellcheck: "false" });
     area.value = text;
     const copy = h("button", { type: "button", class: "primary", onclick: async () => {
@@ -428,7 +453,7 @@ class Room {
     } }, "Copy my text");
     const dialog = h("dialog", { class: "kept-dialog", "aria-labelledby": "kept-heading" },
       h("h2", { id: "kept-heading" }, "Your latest edits could not be synced"),
-      h("p", {}, "The server no longer has the history needed to merge them, so the room was reloaded from its copy. Here is your text as you had it: copy what you need."),
+      h("p", {}, `${why}, so the room was reloaded from the server's copy. Here is your text as you had it: copy what you need.`),
       h("label", { for: "kept-text" }, "Your text"),
       area,
       h("div", { class: "row" }, copy, h("button", { type: "button", onclick: () => dialog.close() }, "Close")));

@@ -124,3 +124,34 @@ async def test_editors_reconnect_after_a_server_restart_and_keep_offline_edits(
         await bob.wait_doc_equals(code)
     finally:
         live.stop()
+
+
+async def test_a_refused_push_hands_back_the_text_and_resyncs(
+    tmp_path: Path, open_editor: OpenEditor
+) -> None:
+    # A server that refuses documents over 60 units: Alice's paste is answered `too_large`.
+    live = launch(
+        tmp_path / "pairpad.db", tmp_path / "server.log", env={"PAIRPAD_MAX_DOCUMENT_LENGTH": "60"}
+    )
+    try:
+        room = await create_room(live, "small = 1\n")
+        alice = await open_editor(live, room, "Alice")
+        bob = await open_editor(live, room, "Bob")
+        await alice.click_end_of_line(1)
+        pasted = "  # " + "far too long for this room " * 3
+        await alice.page.keyboard.insert_text(pasted)
+
+        dialog = alice.page.get_by_role("dialog", name="Your latest edits could not be synced")
+        await expect(dialog).to_be_visible()
+        await expect(dialog.get_by_label("Your text")).to_have_value(f"small = 1{pasted}\n")
+        await dialog.get_by_role("button", name="Close").click()
+
+        # Alice's editor is back to the room's text and keeps working.
+        await alice.wait_doc_equals("small = 1\n")
+        await alice.wait_settled()
+        await alice.click_end_of_line(1)
+        await alice.page.keyboard.type(" + 1")
+        await bob.wait_doc_equals("small = 1 + 1\n")
+        assert await room_code(live, room) == "small = 1 + 1\n"
+    finally:
+        live.stop()
