@@ -20,6 +20,7 @@ import os
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from editor_core.errors import Busy, TooLarge
@@ -39,9 +40,12 @@ from editor_core.execution.result import (
 
 logger = logging.getLogger("pairpad.execution")
 
-# Concurrent runs get distinct uids (65534 = nobody, then 65533, ...), so even two sandboxes
-# running at once cannot signal or trace each other.
-DEFAULT_SANDBOX_UID = 65534
+# The uid of slot 0; slot n runs as this minus n, so even two sandboxes running at once cannot
+# signal or trace each other. A uid no account and no other component uses (the completion
+# worker runs as nobody): a high one where the uid space is fully mapped, nobody (65534) in a
+# user namespace that maps only the usual 16-bit range.
+HIGH_SANDBOX_UID = 0x7000_0000
+NOBODY_UID = 65534
 # How long a killed child may take to be reaped before we call it a machinery failure.
 _KILL_GRACE_S = 5.0
 _Ending = Literal["stopped", "closed"]
@@ -65,14 +69,14 @@ class ExecutionService:
         *,
         max_concurrent: int = 1,
         max_queue: int = 16,
-        sandbox_uid: int = DEFAULT_SANDBOX_UID,
+        sandbox_uid: int | None = None,
     ) -> None:
         if max_concurrent < 1 or max_queue < 0:
             raise ValueError("max_concurrent must be >= 1 and max_queue >= 0")
         self.limits = limits
         self._max_concurrent = max_concurrent
         self._max_queue = max_queue
-        self._sandbox_uid = sandbox_uid
+        self._sandbox_uid = default_sandbox_uid() if sandbox_uid is None else sandbox_uid
         self._client = ForkServerClient()
         self._start_lock = asyncio.Lock()
         self._free_slots = list(range(max_concurrent))
@@ -299,6 +303,20 @@ class ExecutionService:
                 logger.error("run %s: child not reaped after kill", run.run_id)
                 self._client.abort("a killed child was not reaped")
         return ending
+
+
+def default_sandbox_uid(uid_map: str | None = None) -> int:
+    """`HIGH_SANDBOX_UID` if our user namespace maps it (and the 64 below it), else nobody."""
+    if uid_map is None:
+        try:
+            uid_map = Path("/proc/self/uid_map").read_text()
+        except OSError:
+            return NOBODY_UID
+    numbers = [int(field) for field in uid_map.split()]
+    for inside, _, count in zip(numbers[::3], numbers[1::3], numbers[2::3], strict=False):
+        if inside <= HIGH_SANDBOX_UID - 64 and inside + count > HIGH_SANDBOX_UID:
+            return HIGH_SANDBOX_UID
+    return NOBODY_UID
 
 
 def _encode_program(code: str, stdin: str, limits: ExecutionLimits) -> bytes:

@@ -22,7 +22,8 @@ from editor_core.execution import (
 )
 from editor_core.execution import service as service_module
 from editor_core.execution.output import OutputReader
-from tests.core.sandbox_corpus import children_of, wait_for_exit, wait_until
+from editor_core.execution.service import HIGH_SANDBOX_UID, default_sandbox_uid
+from tests.core.sandbox_corpus import children_of, uids_of, wait_for_exit, wait_until
 
 LIMITS = ExecutionLimits(wall_time_s=2.0, cpu_time_s=2, output_bytes=4096, max_code_bytes=4000)
 DEADLINE_S = 20.0
@@ -613,3 +614,21 @@ async def test_reader_cuts_at_the_cap_without_splitting_a_character() -> None:
     reader = await read_pipe(framing.encode(b"o", "é".encode() * 10), cap=5)
     assert reader.truncated
     assert reader.text() == "éé"  # 4 bytes; the third character would cross the cap
+
+
+def test_sandbox_uid_is_high_when_mapped_else_nobody() -> None:
+    assert default_sandbox_uid("0 0 4294967295\n") == HIGH_SANDBOX_UID
+    assert default_sandbox_uid("0 100000 65536\n") == 65534
+    assert default_sandbox_uid("") == 65534
+
+
+async def test_children_run_as_the_slot_uid(service: ExecutionService) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root drops to a sandbox uid")
+    task = await start_spinner(service, "whoami")
+    server_pid = service.fork_server_pid
+    assert server_pid is not None
+    (child,) = children_of(server_pid)
+    assert uids_of(child) == [default_sandbox_uid()] * 4
+    service.stop("whoami")
+    assert (await asyncio.wait_for(task, DEADLINE_S)).status == "stopped"

@@ -27,6 +27,13 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def uids_of(pid: int) -> list[int]:
+    """Real, effective, saved and filesystem uid of `pid`."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("Uid:"))
+    return [int(uid) for uid in line.split()[1:]]
+
+
 def is_alive(pid: int) -> bool:
     """Running, sleeping or stopped; a zombie (dead, not yet reaped) does not count."""
     try:
