@@ -67,11 +67,6 @@ class Decoder:
         del self._buffer[:offset]
         return frames
 
-    @property
-    def pending(self) -> int:
-        """Bytes of an incomplete frame (non-zero at EOF means the child was cut short)."""
-        return len(self._buffer)
-
 
 def decode_verdict(payload: bytes) -> str:
     try:

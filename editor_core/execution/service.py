@@ -63,6 +63,14 @@ class _Run:
 
 
 class ExecutionService:
+    """Runs Python programs in sandboxed children of a warm fork server.
+
+    `run` raises `TooLarge` (code or stdin over the limits), `Busy` (every slot taken and the
+    queue full) and `ValueError` (a `run_id` that is already queued or running); every other
+    ending, machinery failures included, is an `ExecutionResult`. `stop` ends a queued or
+    running run with status "stopped". One instance per event loop.
+    """
+
     def __init__(
         self,
         limits: ExecutionLimits = ExecutionLimits(),  # noqa: B008 - frozen, so shared safely
@@ -222,6 +230,9 @@ class ExecutionService:
         started = loop.time()
         try:
             await self._ensure_started()
+            # The wall clock starts at the fork: (re)starting the fork server is not the
+            # program's time.
+            started = loop.time()
             handle, reader = self._launch(slot, program, on_output)
         except (ForkServerDown, OSError) as error:
             logger.warning("run %s: could not start a child: %s", run.run_id, error)
