@@ -21,7 +21,8 @@ def utf16_length(text: str) -> int:
     """Length of `text` in UTF-16 code units."""
     if text.isascii():
         return len(text)
-    return len(text) + sum(1 for ch in text if _is_astral(ch))
+    # The codec runs in C; surrogatepass keeps a lone surrogate at one unit instead of failing.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def index_to_utf16(text: str, index: int) -> int:
