@@ -1,0 +1,491 @@
+"""`scripts/bench_collab`: confirm latency, delivery latency as a room grows, deflate, idle RSS.
+
+Every scenario starts its own server process (temporary database, log level warning, limits
+raised as the scenario needs) on a free 127.0.0.1 port, drives it from `--workers` load
+processes (scripts/collab_bench/worker.py), and stops it. Latencies are measured from the
+instant a push is written to its socket; the measuring window skips the first `--warmup`
+seconds of typing. CPU is read from /proc/PID/stat over that window, memory from
+/proc/PID/status. Results go to stdout as a Markdown table and, with `--json`, to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from .worker import BUCKET_S, raise_fd_limit, worker_main
+
+REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"  # the benchmark never leaves this machine
+TICK = os.sysconf("SC_CLK_TCK")
+REPLY_TIMEOUT_S = 180.0
+
+
+# -- the server under test -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def proc_run_wait_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a CPU (/proc/PID/schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
+def proc_memory_kib(pid: int) -> dict[str, int]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+class Server:
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.port = free_port()
+        self.log_path = workdir / f"server-{self.port}.log"
+        full_env = {**os.environ, "PAIRPAD_LOG_LEVEL": "warning",
+                    "PAIRPAD_ADMIN_TOKEN": "bench-admin-token", **env}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "server", "--host", HOST, "--port", str(self.port),
+                 "--db", str(workdir / f"bench-{self.port}.db")],
+                cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_healthy(deadline_s=120.0)
+
+    def _wait_healthy(self, deadline_s: float) -> None:
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}; see "
+                                   f"{self.log_path}")
+            try:
+                if self.request("GET", "/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)  # polling interval of a start-up deadline
+        self.stop()
+        raise TimeoutError(f"server not healthy within {deadline_s}s")
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        try:
+            conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                         headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, json.loads(data) if data else None
+        finally:
+            conn.close()
+
+    def create_room(self) -> str:
+        status, room = self.request("POST", "/rooms", {"name": "bench", "code": ""})
+        if status != 201:
+            raise RuntimeError(f"POST /rooms answered {status}: {room}")
+        return str(room["roomId"])
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.proc.pid)
+
+    def memory_kib(self) -> dict[str, int]:
+        return proc_memory_kib(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# -- the load processes --------------------------------------------------------------------------
+
+
+@dataclass
+class Worker:
+    process: BaseProcess
+    pipe: Connection
+
+    def ask(self, command: dict[str, Any]) -> None:
+        self.pipe.send(command)
+
+    def answer(self, within_s: float = REPLY_TIMEOUT_S) -> dict[str, Any]:
+        if not self.pipe.poll(within_s):
+            raise TimeoutError(f"worker {self.process.pid} did not answer in {within_s}s")
+        reply: dict[str, Any] = self.pipe.recv()
+        return reply
+
+    def cpu_seconds(self) -> float:
+        assert self.process.pid is not None
+        return proc_cpu_seconds(self.process.pid)
+
+
+def start_workers(count: int) -> list[Worker]:
+    context = multiprocessing.get_context("spawn")
+    workers = []
+    for _ in range(count):
+        parent, child = context.Pipe()
+        process = context.Process(target=worker_main, args=(child,), daemon=True)
+        process.start()
+        workers.append(Worker(process, parent))
+    return workers
+
+
+def ask_all(workers: list[Worker], commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for worker, command in zip(workers, commands, strict=True):
+        worker.ask(command)
+    return [worker.answer() for worker in workers]
+
+
+# -- statistics ----------------------------------------------------------------------------------
+
+
+def percentile_ms(histogram: Counter[int], q: float) -> float | None:
+    """The `q` quantile (0..1) of a 0.1 ms histogram, as the upper edge of its bucket."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    rank = q * total
+    seen = 0
+    for index in sorted(histogram):
+        seen += histogram[index]
+        if seen >= rank:
+            return (index + 1) * BUCKET_S * 1000
+    return None
+
+
+def merge(replies: list[dict[str, Any]], key: str) -> Counter[int]:
+    total: Counter[int] = Counter()
+    for reply in replies:
+        total.update({int(k): v for k, v in reply[key].items()})
+    return total
+
+
+@dataclass
+class Result:
+    name: str
+    authors: int
+    clients: int
+    rate: float
+    deflate: bool
+    window_s: float
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    samples: int = 0
+    expected: int = 0
+    updates: int = 0
+    server_cpu: float = 0.0  # share of one core over the window
+    load_cpu: float = 0.0  # all load processes together, share of one core
+    server_wait: float = 0.0  # runnable but not running (CPU taken by others), share of time
+    machine_load: float = 0.0  # 1-minute load average at the end of the window
+    rss_mib: float = 0.0
+    hwm_mib: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+
+def split(items: list[Any], parts: int) -> list[list[Any]]:
+    return [items[i::parts] for i in range(parts)]
+
+
+def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors: int,
+                    rate: float, duration: float, warmup: float, deflate: bool,
+                    measure: str, profile: Path | None = None) -> Result:
+    """One room, `authors` editors each typing `rate` edits a second for `duration` seconds."""
+    server = Server({"PAIRPAD_MAX_PARTICIPANTS": str(max(100, authors + 10)),
+                     "PAIRPAD_MESSAGES_PER_SECOND": str(max(100.0, rate * 20)),
+                     "PAIRPAD_PER_MESSAGE_DEFLATE": "true" if deflate else "false"}, workdir)
+    result = Result(name, authors, authors, rate, deflate, duration - warmup)
+    try:
+        room = server.create_room()
+        clients = [(i, room, f"a{i}", True) for i in range(authors)]
+        replies = ask_all(workers, [
+            {"cmd": "connect", "host": HOST, "port": server.port, "deflate": deflate,
+             "base_length": 0, "clients": part, "participants": {room: authors},
+             "timeout": 120.0} for part in split(clients, len(workers))])
+        result.extra["connect_s"] = round(max(r["seconds"] for r in replies), 1)
+        if any(r["failed"] or r["incomplete"] for r in replies):
+            result.notes.append(f"connect: {replies}")
+        t0 = time.monotonic() + 0.5
+        lo, hi = t0 + warmup, t0 + duration
+        for index, worker in enumerate(workers):
+            worker.ask({"cmd": "run", "t0": t0, "duration": duration, "rate": rate,
+                        "lo": lo, "hi": hi, "seed": index})
+        spy = start_profile(server, profile, lo, hi - lo) if profile else None
+        wait_until(lo)
+        cpu0 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
+                proc_run_wait_seconds(server.proc.pid))
+        wait_until(hi)
+        cpu1 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
+                proc_run_wait_seconds(server.proc.pid))
+        made = sum(w.answer()["made"] for w in workers)
+        drained = ask_all(workers, [{"cmd": "drain", "final": {room: made}, "timeout": 30.0}
+                                    for _ in workers])
+        if spy is not None:
+            spy.wait(timeout=60)
+        try:
+            _, state = server.request("GET", f"/rooms/{room}")
+            if state["version"] != made:
+                result.notes.append(f"room at version {state['version']}, {made} edits made")
+        except TimeoutError:
+            result.notes.append("GET /rooms/{id} timed out after the drain (server backlog)")
+        histogram = merge(drained, "confirm" if measure == "confirm" else "delivery")
+        result.latency_ms = {f"p{q}": percentile_ms(histogram, q / 100) for q in (50, 95, 99)}
+        result.latency_ms["max"] = percentile_ms(histogram, 1.0)
+        result.samples = sum(histogram.values())
+        updates = sum(r["updates_in_window"] for r in drained)
+        result.updates = updates
+        result.expected = (sum(r["pushes_in_window"] for r in drained) if measure == "confirm"
+                           else updates * (authors - 1))
+        result.server_cpu = (cpu1[0] - cpu0[0]) / (hi - lo)
+        result.load_cpu = (cpu1[1] - cpu0[1]) / (hi - lo)
+        result.server_wait = (cpu1[2] - cpu0[2]) / (hi - lo)
+        result.machine_load = os.getloadavg()[0]
+        memory = server.memory_kib()
+        result.rss_mib, result.hwm_mib = memory["VmRSS"] / 1024, memory["VmHWM"] / 1024
+        behind = sum(r["behind"] for r in drained)
+        errors = sum((Counter(r["errors"]) for r in drained), Counter())
+        closed = sum((Counter(r["closed"]) for r in drained), Counter())
+        out_of_order = sum(r["out_of_order"] for r in drained)
+        for label, value in (("behind at the end", behind), ("errors", dict(errors)),
+                             ("closed early", dict(closed)), ("out of order", out_of_order)):
+            if value:
+                result.notes.append(f"{label}: {value}")
+        if updates:
+            # CPU per edit (its push, rebase, commit and fan-out to every peer): less sensitive
+            # to the neighbours' load than latency is, as long as the server keeps up.
+            result.extra["server_cpu_ms_per_edit"] = round(
+                1000 * (cpu1[0] - cpu0[0]) / updates, 3)
+        result.extra["frames_in"] = sum(r["frames_in"] for r in drained)
+        result.extra["mb_in"] = round(sum(r["bytes_in"] for r in drained) / 1e6, 1)
+        ask_all(workers, [{"cmd": "close"} for _ in workers])
+    finally:
+        server.stop()
+    return result
+
+
+def idle_scenario(workers: list[Worker], workdir: Path, *, connections: int,
+                  per_room: int) -> Result:
+    """`connections` idle editors in rooms of `per_room` (the default participants limit)."""
+    server = Server({}, workdir)
+    result = Result("idle", 0, connections, 0.0, False, 0.0)
+    try:
+        rooms = [server.create_room() for _ in range(connections // per_room)]
+        result.extra["rss_before_mib"] = round(server.memory_kib()["VmRSS"] / 1024, 1)
+        clients = [(i, rooms[i // per_room], f"i{i}", False)
+                   for i in range(per_room * len(rooms))]
+        started = time.monotonic()
+        replies = ask_all(workers, [
+            {"cmd": "connect", "host": HOST, "port": server.port, "deflate": False,
+             "base_length": 0, "clients": part, "participants": dict.fromkeys(rooms, per_room),
+             "timeout": 240.0} for part in split(clients, len(workers))])
+        result.extra["connect_s"] = round(time.monotonic() - started, 1)
+        if any(r["failed"] or r["incomplete"] for r in replies):
+            result.notes.append(f"connect: {replies}")
+        _, health = server.request("GET", "/health")
+        result.extra["server_connections"] = health.get("connections")
+        memory = server.memory_kib()
+        result.rss_mib, result.hwm_mib = memory["VmRSS"] / 1024, memory["VmHWM"] / 1024
+        result.extra["kib_per_connection"] = round(
+            (memory["VmRSS"] - result.extra["rss_before_mib"] * 1024) / len(clients), 1)
+        ask_all(workers, [{"cmd": "close"} for _ in workers])
+    finally:
+        server.stop()
+    return result
+
+
+def wait_until(instant: float) -> None:
+    delay = instant - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)  # the orchestrator's schedule: sample CPU at the window's edges
+
+
+# -- profiling -----------------------------------------------------------------------------------
+
+
+def start_profile(server: Server, out: Path, at: float, seconds: float,
+                  ) -> subprocess.Popen[bytes] | None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("py-spy is not installed (.venv/bin/pip install py-spy); not profiling")
+        return None
+    wait_until(at)
+    return subprocess.Popen([spy, "record", "--pid", str(server.proc.pid), "--duration",
+                             str(int(seconds)), "--rate", "200", "--nonblocking", "--format",
+                             "raw", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def summarize_profile(path: Path, top: int = 15) -> str:
+    """Self and inclusive time per function from py-spy's collapsed stacks."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        total += count
+        frames = [f.split(" (", 1)[0] + " " + _where(f) for f in stack.split(";")]
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    lines = [f"{total} samples", "self:"]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
+    lines.append("inclusive:")
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top * 2)]
+    return "\n".join(lines)
+
+
+def _where(frame: str) -> str:
+    inner = frame.split(" (", 1)[1].rstrip(")") if " (" in frame else ""
+    path = inner.rsplit(":", 1)[0]
+    for marker in ("/site-packages/", "/work/main/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"({path})"
+
+
+# -- output --------------------------------------------------------------------------------------
+
+
+def fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def table(results: list[Result]) -> str:
+    rows = ["| scenario | authors | edits/s | deflate | p50 ms | p95 ms | p99 ms | max ms | "
+            "samples/expected | server CPU | server run-queue wait | CPU ms/edit | load CPU | "
+            "loadavg | server RSS MiB | notes |",
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        if r.name == "idle":
+            rows.append(
+                f"| idle: {r.clients} connections | — | — | off |" + " — |" * 10 + " "
+                f"{r.rss_mib:.0f} (before {r.extra['rss_before_mib']:.0f}; "
+                f"{r.extra['kib_per_connection']} KiB/conn) | connect {r.extra['connect_s']} s; "
+                f"{'; '.join(r.notes)} |")
+            continue
+        lat = r.latency_ms
+        rows.append(
+            f"| {r.name} | {r.authors} | {r.authors * r.rate:.0f} | "
+            f"{'on' if r.deflate else 'off'} | {fmt(lat.get('p50'))} | {fmt(lat.get('p95'))} | "
+            f"{fmt(lat.get('p99'))} | {fmt(lat.get('max'))} | {r.samples}/{r.expected} | "
+            f"{100 * r.server_cpu:.0f}% | {100 * r.server_wait:.0f}% | "
+            f"{r.extra.get('server_cpu_ms_per_edit', '—')} | "
+            f"{100 * r.load_cpu:.0f}% | {r.machine_load:.1f} | {r.rss_mib:.0f} | "
+            f"{'; '.join(r.notes)} |")
+    return "\n".join(rows)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    load = os.getloadavg()
+    return (f"{os.cpu_count()} cores ({model}), shared; load average at start "
+            f"{load[0]:.1f}; Python {sys.version.split()[0]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench_collab", description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", type=int, default=2, help="load-generator processes")
+    p.add_argument("--steps", default="50,100,250,500", help="authors per delivery step")
+    p.add_argument("--seconds", type=float, default=12.0, help="typing time per scenario")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds not measured")
+    p.add_argument("--idle", type=int, default=5000, help="idle connections (0: skip)")
+    p.add_argument("--per-room", type=int, default=100, help="idle connections per room")
+    p.add_argument("--skip", default="", help="comma list of: confirm,delivery,deflate,idle")
+    p.add_argument("--profile", type=int, default=0,
+                   help="py-spy the server during the delivery step with this many authors")
+    p.add_argument("--json", type=Path, help="write the results here too")
+    args = p.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    raise_fd_limit()  # inherited by the server process too
+    print(f"machine: {machine()}", flush=True)
+    workers = start_workers(args.workers)
+    results: list[Result] = []
+    profiles: dict[str, str] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-collab-") as tmp:
+            workdir = Path(tmp)
+            common = {"duration": args.seconds, "warmup": args.warmup}
+
+            def run(result: Result) -> None:
+                results.append(result)
+                print(table([result]).splitlines()[-1], flush=True)
+
+            if "confirm" not in skip:
+                run(typing_scenario(workers, workdir, name="confirm", authors=10, rate=10.0,
+                                    deflate=False, measure="confirm", **common))
+            if "delivery" not in skip:
+                for authors in (int(s) for s in args.steps.split(",") if s):
+                    profile = (workdir / f"profile-{authors}.txt"
+                               if authors == args.profile else None)
+                    run(typing_scenario(workers, workdir, name="delivery", authors=authors,
+                                        rate=1.0, deflate=False, measure="delivery",
+                                        profile=profile, **common))
+                    if profile is not None and profile.exists():
+                        profiles[str(authors)] = summarize_profile(profile)
+                        print(profiles[str(authors)], flush=True)
+            if "deflate" not in skip:
+                run(typing_scenario(workers, workdir, name="delivery", authors=100, rate=1.0,
+                                    deflate=True, measure="delivery", **common))
+            if args.idle and "idle" not in skip:
+                run(idle_scenario(workers, workdir, connections=args.idle,
+                                  per_room=args.per_room))
+    finally:
+        for worker in workers:
+            worker.ask({"cmd": "exit"})
+        for worker in workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.terminate()
+    print()
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "profiles": profiles,
+                                         "results": [r.__dict__ for r in results]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""A load-generator process: one asyncio loop driving many simulated editors over `lean` sockets.
+
+The parent (`__main__`) sends commands over a pipe; each one is answered once:
+
+- `connect`: open every client's socket, then wait until each sees its room complete (the
+  participant count its room will have), so the joins' broadcast storm is over before timing.
+- `run`: every author types `rate` edits a second from `t0` for `duration` seconds; answers with
+  how many updates its authors pushed.
+- `drain`: wait until every client reached its room's final version; answers with latencies.
+- `close`, `exit`.
+
+Editors follow `@codemirror/collab`: one push in flight, the next one carries every edit made
+meanwhile. Every edit inserts one line at the start of the document, always of the same length,
+so the document's length at any version is known without keeping the text: a push at the
+synced version `v` is `[[0, token, ""], length(v)]`. The token is made when the push is sent and
+carries that instant (`time.monotonic()`, CLOCK_MONOTONIC, one clock for every process of the
+machine), so any receiver can tell how long the update took from its author's push to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import resource
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .lean import LeanSocket, open_socket
+
+TOKEN_WIDTH = 40  # "<client index>.<seq>.<µs>" zero-padded: every insert has the same length
+INSERT_LENGTH = TOKEN_WIDTH + 1  # the token and a line break
+BUCKET_S = 0.0001  # latency histograms: 0.1 ms buckets
+CONNECT_CONCURRENCY = 64
+CONNECT_TIMEOUT_S = 30.0
+
+
+def bucket(seconds: float) -> int:
+    return max(0, int(seconds / BUCKET_S))
+
+
+def make_token(index: int, seq: int, now: float) -> str:
+    """`TOKEN_WIDTH` characters: who, which edit, and the push instant in microseconds."""
+    return f"{index:08d}.{seq:08d}.{int(now * 1e6):022d}"
+
+
+def token_time(changes: list[Any]) -> float | None:
+    for section in changes:
+        if isinstance(section, list) and len(section) >= 2:
+            return int(section[1][-22:]) / 1e6
+    return None
+
+
+@dataclass
+class Stats:
+    delivery: Counter[int] = field(default_factory=Counter)
+    confirm: Counter[int] = field(default_factory=Counter)
+    delivered_in_window: int = 0
+    pushes_in_window: int = 0
+    updates_in_window: int = 0
+    pushed: int = 0
+    made: int = 0  # edits made; each becomes one update once pushed
+    errors: Counter[str] = field(default_factory=Counter)
+    out_of_order: int = 0
+    closed: Counter[str] = field(default_factory=Counter)
+
+
+class Editor:
+    def __init__(self, fleet: Fleet, index: int, room_id: str, client_id: str,
+                 author: bool) -> None:
+        self.fleet = fleet
+        self.index = index
+        self.room_id = room_id
+        self.client_id = client_id
+        self.author = author
+        self.sock: LeanSocket | None = None
+        self.version = -1  # synced version; -1 until init
+        self.participants = 0
+        self.pending = 0  # edits made, not pushed yet
+        self.sent_upto = 0  # updates pushed so far
+        self.confirmed = 0
+        self.push_sent_at = 0.0
+        self.seq = 0
+        self.reached = asyncio.Event()  # at `fleet.target[room]` (participants or version)
+
+    def on_message(self, data: bytes) -> None:
+        now = time.monotonic()
+        frame = json.loads(data)
+        kind = frame["type"]
+        fleet = self.fleet
+        if kind == "code_update":
+            updates = frame["updates"]
+            if frame["version"] != self.version:
+                fleet.stats.out_of_order += 1
+            self.version = max(self.version, frame["version"] + len(updates))
+            own = 0
+            lo, hi = fleet.window
+            for update in updates:
+                if update["clientId"] == self.client_id:
+                    own += 1
+                    continue
+                sent = token_time(update["changes"])
+                if sent is not None and lo <= sent <= hi:
+                    fleet.stats.delivery[bucket(now - sent)] += 1
+                    fleet.stats.delivered_in_window += 1
+            if own:
+                self.confirmed += own
+                if self.confirmed >= self.sent_upto:
+                    if lo <= self.push_sent_at <= hi:
+                        fleet.stats.confirm[bucket(now - self.push_sent_at)] += 1
+                    self.push()
+        elif kind == "init":
+            self.version = frame["version"]
+            self.participants = len(frame["participants"])
+        elif kind == "participant_joined":
+            self.participants += 1
+        elif kind == "participant_left":
+            self.participants -= 1
+        elif kind == "error":
+            fleet.stats.errors[frame["code"]] += 1
+        fleet.check(self)
+
+    def edit(self) -> None:
+        self.fleet.stats.made += 1
+        self.pending += 1
+        self.push()
+
+    def push(self) -> None:
+        if self.pending == 0 or self.confirmed < self.sent_upto or self.sock is None:
+            return
+        now = time.monotonic()
+        updates = []
+        for j in range(self.pending):
+            self.seq += 1
+            length = self.fleet.base_length + INSERT_LENGTH * (self.version + j)
+            changes: list[Any] = [[0, make_token(self.index, self.seq, now), ""]]
+            if length:
+                changes.append(length)
+            updates.append({"changes": changes})
+        self.sock.send_text(json.dumps(
+            {"type": "code_update", "version": self.version, "updates": updates},
+            separators=(",", ":")).encode())
+        lo, hi = self.fleet.window
+        if lo <= now <= hi:
+            self.fleet.stats.pushes_in_window += 1
+            self.fleet.stats.updates_in_window += self.pending
+        self.fleet.stats.pushed += self.pending
+        self.sent_upto += self.pending
+        self.pending = 0
+        self.push_sent_at = now
+
+
+class Fleet:
+    """The editors of one worker for one scenario."""
+
+    def __init__(self, host: str, port: int, deflate: bool, base_length: int) -> None:
+        self.host = host
+        self.port = port
+        self.deflate = deflate
+        self.base_length = base_length
+        self.editors: list[Editor] = []
+        self.stats = Stats()
+        self.window = (float("inf"), float("-inf"))  # push instants that count
+        self.want: dict[str, int] = {}  # room -> participants, then room -> final version
+        self.mode = "participants"
+
+    def check(self, editor: Editor) -> None:
+        want = self.want.get(editor.room_id)
+        if want is None:
+            return
+        have = editor.participants if self.mode == "participants" else editor.version
+        if have >= want:
+            editor.reached.set()
+
+    async def connect(self, clients: list[tuple[int, str, str, bool]]) -> int:
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        failed = 0
+
+        async def one(editor: Editor) -> None:
+            nonlocal failed
+            async with gate:
+                try:
+                    async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                        editor.sock = await open_socket(
+                            self.host, self.port,
+                            f"/ws/{editor.room_id}/{editor.client_id}?name=b", self.deflate,
+                            editor.on_message)
+                except (OSError, TimeoutError):
+                    failed += 1
+                    return
+            editor.sock.closed.add_done_callback(self._closed_callback(editor))
+
+        for index, room_id, client_id, author in clients:
+            self.editors.append(Editor(self, index, room_id, client_id, author))
+        await asyncio.gather(*(one(e) for e in self.editors))
+        return failed
+
+    async def wait_reached(self, mode: str, want: dict[str, int], within_s: float) -> int:
+        """Wait until every editor reached `want[room]`; return how many did not in time."""
+        self.mode, self.want = mode, want
+        for editor in self.editors:
+            editor.reached.clear()
+            self.check(editor)
+        live = [e for e in self.editors if e.sock is not None]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within_s):
+                await asyncio.gather(*(e.reached.wait() for e in live))
+        return sum(1 for e in self.editors if not e.reached.is_set())
+
+    async def run_authors(self, t0: float, duration: float, rate: float, seed: int) -> None:
+        rng = random.Random(seed)
+        end = t0 + duration
+
+        async def author(editor: Editor) -> None:
+            at = t0 + rng.uniform(0, 1 / rate)
+            for _ in range(int(duration * rate) + 1):  # bounded in count and in time
+                if at >= end:
+                    return
+                delay = at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # the typing cadence of a benchmark author
+                editor.edit()
+                at += 1 / rate
+
+        await asyncio.gather(*(author(e) for e in self.editors if e.author and e.sock))
+
+    def _closed_callback(self, editor: Editor) -> Callable[[asyncio.Future[int | None]], None]:
+        def closed(future: asyncio.Future[int | None]) -> None:
+            self.stats.closed[str(future.result())] += 1  # the close code; None: no close frame
+            editor.sock = None
+        return closed
+
+    def close(self) -> None:
+        for editor in self.editors:
+            if editor.sock is not None:
+                editor.sock.close()
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def serve(pipe: Connection) -> None:
+    fleet: Fleet | None = None
+    while True:
+        command: dict[str, Any] = await asyncio.to_thread(pipe.recv)
+        name = command["cmd"]
+        if name == "connect":
+            fleet = Fleet(command["host"], command["port"], command["deflate"],
+                          command["base_length"])
+            started = time.monotonic()
+            failed = await fleet.connect(command["clients"])
+            missing = await fleet.wait_reached("participants", command["participants"],
+                                               command["timeout"])
+            pipe.send({"failed": failed, "incomplete": missing,
+                       "seconds": time.monotonic() - started})
+        elif name == "run":
+            assert fleet is not None
+            fleet.window = (command["lo"], command["hi"])
+            await fleet.run_authors(command["t0"], command["duration"], command["rate"],
+                             command["seed"])
+            # Edits made while a push was in flight go out after its confirmation, so the
+            # room's final version is the number of edits made, not of those pushed yet.
+            pipe.send({"made": fleet.stats.made})
+        elif name == "drain":
+            assert fleet is not None
+            behind = await fleet.wait_reached("version", command["final"], command["timeout"])
+            stats = fleet.stats
+            pipe.send({"behind": behind, "delivery": dict(stats.delivery),
+                       "confirm": dict(stats.confirm),
+                       "delivered_in_window": stats.delivered_in_window,
+                       "pushes_in_window": stats.pushes_in_window,
+                       "updates_in_window": stats.updates_in_window,
+                       "errors": dict(stats.errors), "out_of_order": stats.out_of_order,
+                       "closed": dict(stats.closed),
+                       "frames_in": sum(e.sock.frames_in for e in fleet.editors if e.sock),
+                       "bytes_in": sum(e.sock.bytes_in for e in fleet.editors if e.sock)})
+        elif name == "close":
+            if fleet is not None:
+                fleet.close()
+                fleet = None
+            pipe.send({"closed": True})
+        elif name == "exit":
+            return
+
+
+def worker_main(pipe: Connection) -> None:
+    """The entry point of a worker process (multiprocessing target)."""
+    raise_fd_limit()
+    asyncio.run(serve(pipe))
