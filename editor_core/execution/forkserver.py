@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from editor_core.execution import child
-from editor_core.execution.modules import build_proxies
+from editor_core.execution.modules import build_proxies, harden_stdlib
 from editor_core.execution.streams import OutputSink
 from editor_core.execution.walls import Walls
 
@@ -207,6 +207,7 @@ def main(argv: list[str]) -> None:
     os.chmod(sandbox_dir, 0o555)  # noqa: S103 - empty and read-only: the children's cwd
     for name in _PRELOAD:
         importlib.import_module(name)
+    harden_stdlib()
     proxies = build_proxies()
     _warm_up(proxies)
     # Objects that exist now are never collected in a child: keeping the collector off

@@ -26,6 +26,7 @@ import functools
 import heapq
 import itertools
 import json
+import keyword
 import math
 import operator
 import random
@@ -36,7 +37,7 @@ import textwrap
 import types
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 _ALLOWED: dict[str, types.ModuleType] = {
     "__future__": __future__,
@@ -117,6 +118,51 @@ def _safe_wraps(wrapped: Any) -> Callable[[Any], Any]:
 _REPLACED: dict[str, dict[str, object]] = {
     "functools": {"update_wrapper": _safe_update_wrapper, "wraps": _safe_wraps},
 }
+
+
+def harden_stdlib() -> None:
+    """Close the places where an allowed module runs code built from strings a program
+    controls; RestrictedPython never sees that code. Patched in the real modules, in the fork
+    server only (the server's own process is untouched), so that no path reaches the
+    originals: not a proxy attribute, not an internal call.
+
+    - `typing.ForwardRef._evaluate` is the one `eval()` in typing. It runs string annotations
+      for `get_type_hints`, which `functools.singledispatch().register` calls on a function
+      annotated `x: "().__class__.__base__.__subclasses__()"`.
+    - `dataclasses.dataclass` builds `__init__`, `__repr__`, ... as source text with the field
+      names in it, and `exec`s it. A class made by `TypedDict("T", {"a=evil()": int})` or by
+      three-argument `type()` (both reachable) can have any string as an annotation name.
+    """
+    typing.ForwardRef._evaluate = _refuse_evaluation  # type: ignore[method-assign]
+    if not getattr(dataclasses.dataclass, "_pairpad_checked", False):
+        dataclasses.dataclass = _checked_dataclass(dataclasses.dataclass)
+
+
+def _refuse_evaluation(self: object, *args: object, **kwargs: object) -> NoReturn:
+    raise TypeError("string annotations are not evaluated here; use the type itself")
+
+
+def _checked_dataclass(real: Callable[..., Any]) -> Callable[..., Any]:
+    def check(cls: Any) -> Any:
+        # Exactly what dataclasses (3.11) reads, not what inspect would compute.
+        for name in cls.__dict__.get("__annotations__", {}):  # noqa: RUF063
+            if not (
+                isinstance(name, str)
+                and name.isidentifier()
+                and not keyword.iskeyword(name)
+                and (name == "_" or not name.startswith("_"))
+            ):
+                raise TypeError(f"{name!r} is not a valid field name")
+        return cls
+
+    @functools.wraps(real)
+    def dataclass(cls: Any = None, /, **options: Any) -> Any:
+        if cls is None:
+            return lambda cls: real(check(cls), **options)
+        return real(check(cls), **options)
+
+    dataclass._pairpad_checked = True  # type: ignore[attr-defined]
+    return dataclass
 
 
 def _is_exportable(name: str, value: object) -> bool:
