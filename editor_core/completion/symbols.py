@@ -121,7 +121,9 @@ def symbols_in_tree(module: Any, code: str, line: int, column: int) -> Symbols:
     comprehension_vars: list[tuple[str, Any]] = []
 
     def define(category: Category, name: Any) -> None:
-        definitions.append((name.start_pos, category, name.value))
+        # parso answers odd targets with nodes (`a/b: int = 0` gives a `term`): names only.
+        if name.type == "name":
+            definitions.append((name.start_pos, category, name.value))
 
     # One walk over the tree: statements give their bound names (parso knows which), leaves
     # give the indentation.
