@@ -1,6 +1,6 @@
 """PROTOCOL.md "The guarantees", 1 (convergence), over real sockets against a real server.
 
-Ten editors (tests/live/sim.py: `CollabClient` behind a `websockets` connection, one push in
+Twelve editors (tests/live/sim.py: `CollabClient` behind a `websockets` connection, one push in
 flight, pull on a gap) type random inserts, deletions and replacements into one room at once,
 each dropping its connection a few times mid-typing (half of the drops abort the TCP stream
 with no close handshake) and reconnecting with the same `clientId`: pull from the synced
@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,7 +24,7 @@ from tests.support.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.live
 
-EDITORS = 10
+EDITORS = 12
 EDITS = 30
 DEADLINE_S = 45.0  # a hung run fails here instead of at pytest's timeout
 INITIAL = "def greet(name):\n    return f'héllo {name} 😀'\n"
@@ -35,28 +35,34 @@ def log_tail(server: LiveServer) -> str:
     return server.log_text()[-6000:]
 
 
-@pytest.mark.parametrize("seed", [11, 12])
-async def test_editors_typing_at_once_with_reconnects_converge(tmp_path: Path, seed: int,
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for every seed (each seed has a room of its own): start-up is the slow part."""
+    with live_server(tmp_path_factory.mktemp("convergence"), env=ENV) as running:
+        yield running
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14, 15])
+async def test_editors_typing_at_once_with_reconnects_converge(server: LiveServer, seed: int,
                                                                ) -> None:
     rng = random.Random(seed)
-    with live_server(tmp_path, env=ENV) as server:
-        room = await create_room(server.url, INITIAL)
-        room_id = room["roomId"]
-        crowd = Crowd(LogView())
-        for i in range(EDITORS):
-            drops = frozenset(rng.sample(range(1, EDITS), k=rng.randint(1, 3)))
-            SimEditor(crowd, server.ws_url, room_id, f"s{seed}-editor{i}", rng.randrange(2**32),
-                      edits=EDITS, drop_after=drops)
-        try:
-            async with asyncio.timeout(DEADLINE_S):
-                async with asyncio.TaskGroup() as group:
-                    for editor in crowd.editors:
-                        group.create_task(editor.run())
-                state = await get_room(server.url, room_id)
-                _, log = await pull_log(server.ws_url, room_id)
-        except BaseException:
-            print(log_tail(server))
-            raise
+    room = await create_room(server.url, INITIAL)
+    room_id = room["roomId"]
+    crowd = Crowd(LogView())
+    for i in range(EDITORS):
+        drops = frozenset(rng.sample(range(1, EDITS), k=rng.randint(1, 3)))
+        SimEditor(crowd, server.ws_url, room_id, f"s{seed}-editor{i}", rng.randrange(2**32),
+                  edits=EDITS, drop_after=drops)
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            async with asyncio.TaskGroup() as group:
+                for editor in crowd.editors:
+                    group.create_task(editor.run())
+            state = await get_room(server.url, room_id)
+            _, log = await pull_log(server.ws_url, room_id)
+    except BaseException:
+        print(log_tail(server))
+        raise
 
     made = {e.client_id: e.made for e in crowd.editors}
     assert crowd.target == sum(made.values()) == EDITORS * EDITS
