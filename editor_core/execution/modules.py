@@ -13,6 +13,7 @@ proxies, so a program that scribbles on one cannot affect the next run.
 from __future__ import annotations
 import __future__
 
+import _string  # type: ignore[import-not-found]
 import bisect
 import builtins
 import collections
@@ -96,28 +97,10 @@ DENIED_CALLABLES: tuple[object, ...] = (
     operator.attrgetter,
     operator.methodcaller,
     typing.get_type_hints,
-    functools.update_wrapper,
-    functools.wraps,
     dataclasses.make_dataclass,
     string.Formatter,
 )
 _DENIED_IDS = frozenset(id(value) for value in DENIED_CALLABLES)
-
-
-def _safe_update_wrapper(wrapper: Any, wrapped: Any) -> Any:
-    """`functools.update_wrapper` without `assigned`/`updated`: with them, it copies any
-    attribute (`__globals__` too) from one object to another."""
-    return functools.update_wrapper(wrapper, wrapped)
-
-
-def _safe_wraps(wrapped: Any) -> Callable[[Any], Any]:
-    """`functools.wraps` without `assigned`/`updated` (see `_safe_update_wrapper`)."""
-    return functools.wraps(wrapped)
-
-
-_REPLACED: dict[str, dict[str, object]] = {
-    "functools": {"update_wrapper": _safe_update_wrapper, "wraps": _safe_wraps},
-}
 
 
 def harden_stdlib() -> None:
@@ -132,10 +115,27 @@ def harden_stdlib() -> None:
     - `dataclasses.dataclass` builds `__init__`, `__repr__`, ... as source text with the field
       names in it, and `exec`s it. A class made by `TypedDict("T", {"a=evil()": int})` or by
       three-argument `type()` (both reachable) can have any string as an annotation name.
+
+    And the places where one reads attributes named by the program, dunders included:
+
+    - `functools.update_wrapper(wrapper, wrapped, assigned=("__globals__",))` copies any
+      attribute across (and `functools.wraps()` returns a partial whose `.keywords` dict a
+      program can edit): only the default attribute lists are accepted.
+    - `string.Formatter().get_field` (the class is kept out of the proxies, this is in case
+      a path to it turns up) walks "{0.__class__}": attributes starting with "_" refused.
+    - `dataclasses.replace(obj)` reads `getattr(obj, f.name)` for whatever objects sit in
+      `obj.__dataclass_fields__`, which a class built with `type()` fills at will: only real
+      `Field`s (their names went through the check above) are read.
     """
+    if getattr(dataclasses.dataclass, "_pairpad_checked", False):
+        return
     typing.ForwardRef._evaluate = _refuse_evaluation  # type: ignore[method-assign]
-    if not getattr(dataclasses.dataclass, "_pairpad_checked", False):
-        dataclasses.dataclass = _checked_dataclass(dataclasses.dataclass)
+    checked = _checked_dataclass(dataclasses.dataclass)
+    checked._pairpad_checked = True  # type: ignore[attr-defined]
+    dataclasses.dataclass = checked
+    dataclasses.replace = _checked_replace
+    string.Formatter.get_field = _public_get_field  # type: ignore[method-assign]
+    functools.update_wrapper = _checked_update_wrapper(functools.update_wrapper)
 
 
 def _refuse_evaluation(self: object, *args: object, **kwargs: object) -> NoReturn:
@@ -146,12 +146,7 @@ def _checked_dataclass(real: Callable[..., Any]) -> Callable[..., Any]:
     def check(cls: Any) -> Any:
         # Exactly what dataclasses (3.11) reads, not what inspect would compute.
         for name in cls.__dict__.get("__annotations__", {}):  # noqa: RUF063
-            if not (
-                isinstance(name, str)
-                and name.isidentifier()
-                and not keyword.iskeyword(name)
-                and (name == "_" or not name.startswith("_"))
-            ):
+            if not _is_field_name(name):
                 raise TypeError(f"{name!r} is not a valid field name")
         return cls
 
@@ -161,8 +156,80 @@ def _checked_dataclass(real: Callable[..., Any]) -> Callable[..., Any]:
             return lambda cls: real(check(cls), **options)
         return real(check(cls), **options)
 
-    dataclass._pairpad_checked = True  # type: ignore[attr-defined]
     return dataclass
+
+
+def _is_field_name(name: object) -> bool:
+    return (
+        type(name) is str
+        and name.isidentifier()
+        and not keyword.iskeyword(name)
+        and (name == "_" or not name.startswith("_"))
+    )
+
+
+def _checked_replace(obj: Any, /, **changes: Any) -> Any:
+    """`dataclasses.replace` of Python 3.11, reading only real, checked `Field`s."""
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        raise TypeError("replace() should be called on dataclass instances")
+    table = obj.__dataclass_fields__  # read once: what is checked is what is used
+    if type(table) is not dict:
+        raise TypeError("replace() should be called on dataclass instances")
+    for field in list(table.values()):
+        if type(field) is not dataclasses.Field or not _is_field_name(field.name):
+            raise TypeError("replace() should be called on dataclass instances")
+        kind = field._field_type  # type: ignore[attr-defined]
+        if kind is dataclasses._FIELD_CLASSVAR:  # type: ignore[attr-defined]
+            continue
+        if not field.init:
+            if field.name in changes:
+                raise ValueError(
+                    f"field {field.name} is declared with init=False, "
+                    "it cannot be specified with replace()"
+                )
+            continue
+        if field.name not in changes:
+            if (
+                kind is dataclasses._FIELD_INITVAR  # type: ignore[attr-defined]
+                and field.default is dataclasses.MISSING
+            ):
+                raise ValueError(f"InitVar {field.name!r} must be specified with replace()")
+            changes[field.name] = getattr(obj, field.name)
+    return obj.__class__(**changes)
+
+
+def _public_get_field(
+    self: string.Formatter, field_name: str, args: Any, kwargs: Any
+) -> tuple[Any, str]:
+    first, rest = _string.formatter_field_name_split(field_name)
+    obj = self.get_value(first, args, kwargs)
+    for is_attribute, key in rest:
+        if is_attribute:
+            if key.startswith("_"):
+                raise AttributeError(f'"{key}" is not allowed: names starting with "_" are private')
+            obj = getattr(obj, key)
+        else:
+            obj = obj[key]
+    return obj, first
+
+
+def _checked_update_wrapper(real: Callable[..., Any]) -> Callable[..., Any]:
+    defaults = (frozenset(functools.WRAPPER_ASSIGNMENTS), frozenset(functools.WRAPPER_UPDATES))
+
+    def update_wrapper(
+        wrapper: Any,
+        wrapped: Any,
+        assigned: Any = functools.WRAPPER_ASSIGNMENTS,
+        updated: Any = functools.WRAPPER_UPDATES,
+    ) -> Any:
+        assigned, updated = tuple(assigned), tuple(updated)  # iterated once, then checked
+        for names, allowed in zip((assigned, updated), defaults, strict=True):
+            if not all(type(name) is str and name in allowed for name in names):
+                raise TypeError("only the default attributes can be copied")
+        return real(wrapper, wrapped, assigned, updated)
+
+    update_wrapper.__doc__ = real.__doc__
+    return update_wrapper
 
 
 def _is_exportable(name: str, value: object) -> bool:
@@ -188,8 +255,6 @@ def build_proxies() -> dict[str, types.ModuleType]:
             # Feature names are instances of a private class, but harmless.
             for feature in __future__.all_feature_names:
                 setattr(proxy, feature, getattr(__future__, feature))
-        for attribute, value in _REPLACED.get(name, {}).items():
-            setattr(proxy, attribute, value)
         proxies[name] = proxy
     # `import collections.abc` binds `collections` and reads `.abc` from it.
     proxies["collections"].abc = proxies["collections.abc"]  # type: ignore[attr-defined]

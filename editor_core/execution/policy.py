@@ -45,6 +45,8 @@ _MAX_RECURSION_LIMIT = 10_000
 # builtins, which is ours; it passes an empty *list* as fromlist, which no import statement
 # can produce (the compiler passes None or a tuple), so only those calls get these.
 _INTERNAL_IMPORTS = frozenset({"_strptime", "time"})
+# str's own formatting walks `{0.attr}` with a plain getattr.
+_FORMAT_METHODS: dict[str, Any] = {"format": str.format, "format_map": str.format_map}
 _UNSAFE_VALUE_TYPES = (types.FrameType, types.CodeType, types.TracebackType)
 _DENIED_IDS = frozenset(id(value) for value in DENIED_CALLABLES)
 
@@ -78,11 +80,12 @@ class Policy:
             raise AttributeError(f'"{name}" is not allowed: names starting with "_" are private')
         if name in INSPECT_ATTRIBUTES:
             raise AttributeError(f'"{name}" is not allowed')
-        if name in ("format", "format_map") and (
-            isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))
-        ):
-            return self._format_method(obj, name)
-        return self.vet(builtins.getattr(obj, name, *default))
+        value = builtins.getattr(obj, name, *default)
+        if name in _FORMAT_METHODS:
+            # Judged by the value, not the object: `super().format` of a str subclass is the
+            # real method too.
+            return self._guarded_format(value, name)
+        return self.vet(value)
 
     def getitem(self, obj: Any, index: Any) -> Any:
         return self.vet(obj[index])
@@ -141,24 +144,26 @@ class Policy:
         if not _is_own(obj):
             raise TypeError(f"cannot set attributes of {type(obj).__name__} objects")
 
-    def _format_method(self, obj: Any, name: str) -> Callable[..., str]:
+    def _guarded_format(self, value: Any, name: str) -> Any:
+        """`str.format`/`format_map` (bound or not) as the guarded formatter; else `value`."""
         formatter = self._formatter
-        if isinstance(obj, str):
-            template = str(obj)
+        if value is _FORMAT_METHODS[name]:
+
+            def unbound(template: str, *args: Any, **kwargs: Any) -> str:
+                if not isinstance(template, str):
+                    raise TypeError("descriptor requires a 'str' object")
+                if name == "format":
+                    return formatter.vformat(str(template), args, kwargs)
+                (mapping,) = args
+                return formatter.vformat(str(template), (), mapping)
+
+            return unbound
+        if type(value) is types.BuiltinMethodType and isinstance(value.__self__, str):
+            template = str(value.__self__)
             if name == "format":
                 return lambda *args, **kwargs: formatter.vformat(template, args, kwargs)
             return lambda mapping: formatter.vformat(template, (), mapping)
-
-        # `str.format(template, ...)`, unbound.
-        def unbound(template: str, *args: Any, **kwargs: Any) -> str:
-            if not isinstance(template, str):
-                raise TypeError("descriptor requires a 'str' object")
-            if name == "format":
-                return formatter.vformat(str(template), args, kwargs)
-            (mapping,) = args
-            return formatter.vformat(str(template), (), mapping)
-
-        return unbound
+        return self.vet(value)
 
 
 def _is_own(obj: Any) -> bool:
