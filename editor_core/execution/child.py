@@ -29,7 +29,7 @@ from editor_core.execution.user_traceback import (
 )
 from editor_core.execution.walls import PIPE_FD, Walls, raise_walls
 
-EXIT_MACHINERY = 70  # EX_SOFTWARE
+EXIT_MACHINERY = framing.EXIT_MACHINERY
 
 
 def _read_all(fd: int) -> bytes:

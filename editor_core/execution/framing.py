@@ -16,6 +16,10 @@ import json
 import struct
 from dataclasses import dataclass, field
 
+# A child's exit code when it could not raise its walls (EX_SOFTWARE); it then never ran the
+# program and wrote no verdict.
+EXIT_MACHINERY = 70
+
 STDOUT = b"o"
 STDERR = b"e"
 VERDICT = b"r"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from editor_core.errors import Busy, TooLarge
+from editor_core.execution import framing
 from editor_core.execution.forkserver_client import (
     ChildHandle,
     ChildRequest,
@@ -198,7 +199,7 @@ class ExecutionService:
             return self._free_slots.pop(0)
         run.turn = turn = asyncio.get_running_loop().create_future()
         self._queue.append(run)
-        logger.info("run %s queued (position %d)", run.run_id, len(self._queue))
+        logger.debug("run %s queued (position %d)", run.run_id, len(self._queue))
         try:
             await asyncio.wait((turn, run.ending), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -237,7 +238,7 @@ class ExecutionService:
         except (ForkServerDown, OSError) as error:
             logger.warning("run %s: could not start a child: %s", run.run_id, error)
             return _result("killed", None, _elapsed_ms(started))
-        logger.info("run %s started (slot %d)", run.run_id, slot)
+        logger.debug("run %s started (slot %d)", run.run_id, slot)
         try:
             ending = await self._supervise(run, handle, reader, started)
         finally:
@@ -245,6 +246,8 @@ class ExecutionService:
             self._client.kill(handle)
             reader.close()
         result = _verdict(ending, handle, reader, _elapsed_ms(started))
+        if result.exit_code == framing.EXIT_MACHINERY and reader.verdict is None:
+            logger.error("run %s: the child could not raise its walls", run.run_id)
         self._average_ms = 0.8 * self._average_ms + 0.2 * result.duration_ms
         logger.info(
             "run %s finished: status=%s exit=%s duration_ms=%d truncated=%s pid=%s",

@@ -531,6 +531,20 @@ async def test_a_fork_server_that_cannot_start_gives_killed_results(
         await svc.close()
 
 
+async def test_a_child_that_cannot_raise_its_walls_never_runs_the_program(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root drops to a sandbox uid")
+    svc = ExecutionService(LIMITS, sandbox_uid=-2)  # setresuid refuses it
+    try:
+        result = await svc.run("print('must not run')")
+        assert (result.status, result.exit_code, result.output) == ("killed", 70, "")
+        assert "could not raise its walls" in caplog.text
+    finally:
+        await svc.close()
+
+
 async def test_close_ends_runs_and_leaves_no_process() -> None:
     svc = ExecutionService(LIMITS)
     task = await start_spinner(svc, "closing")
