@@ -222,6 +222,10 @@ def _checked_update_wrapper(real: Callable[..., Any]) -> Callable[..., Any]:
         assigned: Any = functools.WRAPPER_ASSIGNMENTS,
         updated: Any = functools.WRAPPER_UPDATES,
     ) -> Any:
+        if isinstance(wrapper, type) and wrapper.__module__ != "__main__":
+            # It would set `__module__` and make a stdlib class look like the program's own
+            # (see policy._is_own), and so writable.
+            raise TypeError("only the program's own classes can be updated")
         assigned, updated = tuple(assigned), tuple(updated)  # iterated once, then checked
         for names, allowed in zip((assigned, updated), defaults, strict=True):
             if not all(type(name) is str and name in allowed for name in names):

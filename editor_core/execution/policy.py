@@ -235,7 +235,10 @@ def _apply(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _type(obj: Any) -> type:
-    """`type(x)` only: three-argument `type()` would build classes with any dunder in them."""
+    """`type(x)` only. The three-argument form stays reachable (`type(int)` is `type`, and
+    every metaclass can build classes), so the policy does not rest on forbidding classes
+    with arbitrary namespaces: it rests on no private attribute of anything being read, and
+    `modules.harden_stdlib` closes the stdlib places that turned such classes into code."""
     return type(obj)
 
 
