@@ -18,7 +18,8 @@ import pytest_asyncio
 from editor_core.execution import ExecutionLimits, ExecutionService
 from tests.core.sandbox_corpus import Attack, children_of, is_alive, load_corpus
 
-LIMITS = ExecutionLimits(wall_time_s=1.5, cpu_time_s=2, output_bytes=8192)
+# The wall leaves room for a nice-19 child on a busy machine; the endless programs pay it.
+LIMITS = ExecutionLimits(wall_time_s=2.5, cpu_time_s=2, output_bytes=8192)
 SECRET = "pairpad-corpus-secret-4f1c"
 # What must never show in a run's output: escapes announce themselves, and nothing of the
 # host (files, environment, our paths) may leak into a result.
