@@ -545,6 +545,29 @@ async def test_a_child_that_cannot_raise_its_walls_never_runs_the_program(
         await svc.close()
 
 
+async def test_concurrent_runs_get_distinct_sandbox_uids() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root drops to a sandbox uid")
+    svc = ExecutionService(LIMITS, max_concurrent=2, max_queue=0)
+    try:
+        first = await start_spinner(svc, "pair-1")
+        second = await start_spinner(svc, "pair-2")
+        assert svc.running == 2
+        server_pid = svc.fork_server_pid
+        assert server_pid is not None
+        uids = sorted(uids_of(child)[0] for child in children_of(server_pid))
+        base = default_sandbox_uid()
+        assert uids == [base - 1, base]
+        with pytest.raises(Busy):
+            await svc.run("print(1)")
+        for run_id in ("pair-1", "pair-2"):
+            svc.stop(run_id)
+        results = await asyncio.wait_for(asyncio.gather(first, second), DEADLINE_S)
+        assert [r.status for r in results] == ["stopped", "stopped"]
+    finally:
+        await svc.close()
+
+
 async def test_close_ends_runs_and_leaves_no_process() -> None:
     svc = ExecutionService(LIMITS)
     task = await start_spinner(svc, "closing")
