@@ -34,17 +34,24 @@ export function serverCompletionSource(sync, request) {
     const timer = setTimeout(() => controller.abort(), WAIT_LIMIT_MS);
     try {
       if (!(await sync.whenSettled(controller.signal)) || context.aborted) return null;
-      // The document the server has must be the one this context sees.
-      if (!sync.view.state.doc.eq(context.state.doc)) return null;
+      // Settled: our document is the server's at `version`. The person may have typed on since
+      // this context was made; ask at their caret now. (Returning null here instead would leave
+      // CodeMirror's source pending with no query running, and the popup would never come.)
+      const view = sync.view;
       const version = sync.synced;
-      const reply = await request({ version, position: context.pos }, controller.signal);
+      const position = view.state.selection.main.head;
+      const sameDoc = view.state.doc.eq(context.state.doc);
+      const reply = await request({ version, position }, controller.signal);
       if (!reply || context.aborted || !Array.isArray(reply.items)) return null;
 
-      // The typed prefix is what lies between `from` and our position, both at reply.version.
+      // The typed prefix is what lies between `from` and the caret, both at reply.version.
+      // The result must be in this context's coordinates: when the document is still the one
+      // the context saw, `from` is the caret minus that prefix; otherwise take the word
+      // before the context's position (CodeMirror maps it over the later typing).
       let from = word.from;
-      const posThen = reply.version === version ? context.pos : sync.mapBetween(context.pos, version, reply.version, 1);
-      if (posThen !== null && typeof reply.from === "number") {
-        const candidate = context.pos - (posThen - reply.from);
+      const caretThen = reply.version === version ? position : sync.mapBetween(position, version, reply.version, 1);
+      if (sameDoc && position === context.pos && caretThen !== null && typeof reply.from === "number") {
+        const candidate = context.pos - (caretThen - reply.from);
         if (candidate <= context.pos && candidate >= context.pos - 250 && WORD.test(context.state.sliceDoc(candidate, context.pos))) {
           from = candidate;
         }
