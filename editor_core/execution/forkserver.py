@@ -146,6 +146,10 @@ class ForkServer:
         elif message["op"] == "kill":
             running = self._children.get(message["id"])
             if running is not None:
+                # The child itself first: a kill that arrives before its setsid() would find
+                # no process group of that id yet.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(running.pid, signal.SIGKILL)
                 _kill_group(running.pid)
         return True
 
@@ -187,6 +191,8 @@ class ForkServer:
 
     def shutdown(self) -> None:
         for running in self._children.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(running.pid, signal.SIGKILL)
             _kill_group(running.pid)
         for running in self._children.values():
             os.waitpid(running.pid, 0)

@@ -464,6 +464,22 @@ async def test_stop_running_and_queued_runs(service: ExecutionService) -> None:
     assert (await service.run("print('after')")).output == "after\n"
 
 
+async def test_stop_right_after_submit_never_leaves_a_child(service: ExecutionService) -> None:
+    # The stop may reach the fork server before the child has even made its own session.
+    for attempt in range(5):
+        task = asyncio.create_task(
+            service.run("while True:\n    pass\n", run_id=f"early-{attempt}")
+        )
+        await wait_until(lambda: service.running == 1)
+        assert service.stop(f"early-{attempt}")
+        result = await asyncio.wait_for(task, DEADLINE_S)
+        # SIGKILL from the stop, not SIGXCPU from RLIMIT_CPU after a lost kill.
+        assert (result.status, result.exit_code) == ("stopped", -signal.SIGKILL)
+    server_pid = service.fork_server_pid
+    assert server_pid is not None
+    assert children_of(server_pid) == []
+
+
 async def test_cancelled_caller_kills_its_child(service: ExecutionService) -> None:
     task = await start_spinner(service, "cancel-me")
     server_pid = service.fork_server_pid
