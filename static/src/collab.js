@@ -157,18 +157,21 @@ export class CollabSync {
     this.pullPending = false;
     const fresh = message.updates.slice(synced - message.version);
     if (fresh.length) {
-      let tr;
       const before = this.unconfirmedCount;
       try {
-        const updates = fresh.map((u) => ({ changes: ChangeSet.fromJSON(u.changes), clientID: u.clientId }));
-        tr = receiveUpdates(this.view.state, updates);
-        updates.forEach((u, i) => this.recent.set(synced + i, u.changes));
+        // One update per receiveUpdates call: the server rebases stale pushes over one
+        // accepted update at a time, and mapping our unconfirmed changes over a batch's
+        // composition can order a tie differently (editor_core/authority.py explains).
+        fresh.forEach((u, i) => {
+          const update = { changes: ChangeSet.fromJSON(u.changes), clientID: u.clientId };
+          this.view.dispatch(receiveUpdates(this.view.state, [update]));
+          this.recent.set(synced + i, update.changes);
+        });
       } catch (err) {
         console.error("pairpad: an update from the server does not fit our document", err);
         this.resync("an update did not fit");
         return;
       }
-      this.view.dispatch(tr);
       const confirmed = before - this.unconfirmedCount;
       if (this.inFlight > 0 && confirmed > 0) {
         this.inFlight = Math.max(0, this.inFlight - confirmed);
