@@ -7,7 +7,7 @@ SCM_RIGHTS):
 
     client -> server  {"op": "run", "id", "uid", "cpu", "memory", "output"} + [program, pipe]
                       {"op": "kill", "id"}
-    server -> client  {"ev": "ready", "networkIsolated", "privileged"}
+    server -> client  {"ev": "ready", "networkIsolated", "filesystemHidden", "privileged"}
                       {"ev": "started", "id", "pid"}
                       {"ev": "exit", "id", "status"}     (raw wait status, after reaping)
                       {"ev": "failed", "id", "error"}    (the fork itself failed)
@@ -27,11 +27,11 @@ import importlib
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import sys
 import tempfile
+import time
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +47,7 @@ _MAX_MESSAGE = 64 * 1024
 # import anything itself: as the sandbox uid it may not even read the interpreter's
 # directories (here under /root), so they must be in memory before the fork.
 _PRELOAD = (
+    "array",  # socket.recv_fds, in the fork server itself
     "unicodedata",  # NFKC normalization of non-ASCII identifiers, in the tokenizer
     "_strptime",  # datetime.strptime
     "encodings.ascii",
@@ -108,10 +109,15 @@ def _warm_up(proxies: Mapping[str, types.ModuleType]) -> None:
 
 class ForkServer:
     def __init__(
-        self, sock: socket.socket, sandbox_dir: str, proxies: Mapping[str, types.ModuleType]
+        self,
+        sock: socket.socket,
+        root_fd: int,
+        devnull_fd: int,
+        proxies: Mapping[str, types.ModuleType],
     ) -> None:
         self._sock = sock
-        self._sandbox_dir = sandbox_dir
+        self._root_fd = root_fd
+        self._devnull_fd = devnull_fd
         self._proxies = proxies
         self._children: dict[int, _Child] = {}
         self._selector = selectors.DefaultSelector()
@@ -160,7 +166,8 @@ class ForkServer:
             cpu_time_s=int(message["cpu"] or 1),
             memory_bytes=int(message["memory"] or 0),
             uid=message["uid"],
-            sandbox_dir=self._sandbox_dir,
+            root_fd=self._root_fd,
+            devnull_fd=self._devnull_fd,
             parent_pid=os.getpid(),
         )
         output_bytes = int(message["output"] or 0)
@@ -206,28 +213,55 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def empty_root() -> int:
+    """A descriptor of an empty directory that no longer has a name: nothing can ever be
+    created in it, and nothing is left behind however the fork server ends."""
+    path = tempfile.mkdtemp(prefix="pairpad-sandbox-")
+    os.chmod(path, 0o555)  # noqa: S103 - empty and read-only
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    os.rmdir(path)
+    return fd
+
+
+def hide_filesystem(root_fd: int) -> bool:
+    """As root, make the empty directory our root (children inherit it): no file of the
+    machine, the server's database included, can even be named from a child. Everything the
+    fork server and its children will need is in memory or open by now."""
+    if os.geteuid() != 0:
+        return False
+    os.fchdir(root_fd)
+    os.chroot(".")
+    return True
+
+
 def main(argv: list[str]) -> None:
     sock = socket.socket(fileno=int(argv[0]))
     network_isolated = _isolate_network()
-    sandbox_dir = tempfile.mkdtemp(prefix="pairpad-sandbox-")
-    os.chmod(sandbox_dir, 0o555)  # noqa: S103 - empty and read-only: the children's cwd
     for name in _PRELOAD:
         importlib.import_module(name)
     harden_stdlib()
     proxies = build_proxies()
     _warm_up(proxies)
+    time.localtime()  # the C library reads and caches /etc/localtime now
+    devnull_fd = os.open(os.devnull, os.O_RDWR)
+    root_fd = empty_root()
+    filesystem_hidden = hide_filesystem(root_fd)
     # Objects that exist now are never collected in a child: keeping the collector off
     # their pages keeps them shared (copy-on-write) between the fork server and its children.
     gc.freeze()
-    server = ForkServer(sock, sandbox_dir, proxies)
+    server = ForkServer(sock, root_fd, devnull_fd, proxies)
     try:
         server.send(
-            {"ev": "ready", "networkIsolated": network_isolated, "privileged": os.geteuid() == 0}
+            {
+                "ev": "ready",
+                "networkIsolated": network_isolated,
+                "filesystemHidden": filesystem_hidden,
+                "privileged": os.geteuid() == 0,
+            }
         )
         server.serve()
     finally:
         server.shutdown()
-        shutil.rmtree(sandbox_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,6 +65,7 @@ class ForkServerClient:
         self._children: dict[int, ChildHandle] = {}
         self._next_key = 1
         self.network_isolated = False
+        self.filesystem_hidden = False
         self.privileged = False
 
     @property
@@ -112,10 +113,11 @@ class ForkServerClient:
             await self.close()
             raise ForkServerDown("the fork server did not start") from None
         self.network_isolated = bool(ready.get("networkIsolated"))
+        self.filesystem_hidden = bool(ready.get("filesystemHidden"))
         self.privileged = bool(ready.get("privileged"))
         logger.info(
-            "fork server %d ready (privileged=%s, network isolated=%s)",
-            process.pid, self.privileged, self.network_isolated,
+            "fork server %d ready (privileged=%s, network isolated=%s, file system hidden=%s)",
+            process.pid, self.privileged, self.network_isolated, self.filesystem_hidden,
         )  # fmt: skip
 
     def launch(self, request: ChildRequest, program_fd: int, pipe_fd: int) -> ChildHandle:

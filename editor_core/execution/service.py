@@ -147,6 +147,10 @@ class ExecutionService:
     def network_isolated(self) -> bool:
         return self._client.network_isolated
 
+    @property
+    def filesystem_hidden(self) -> bool:
+        return self._client.filesystem_hidden
+
     # -- runs ------------------------------------------------------------------------------
 
     async def run(

@@ -2,8 +2,9 @@
 
 In the order they go up (each needs the privileges the next one takes away):
 1. a session of its own, so the parent can kill the whole process group;
-2. file descriptors: 0-2 on /dev/null, the frame pipe on 3, every other fd closed;
-3. cwd = an empty directory nobody can write, an empty environment, nice 19;
+2. cwd = the fork server's empty root (see forkserver.py: an unlinked directory, also the
+   root directory when we are root), an empty environment, nice 19;
+3. file descriptors: 0-2 on /dev/null, the frame pipe on 3, every other fd closed;
 4. rlimits: CPU seconds (SIGXCPU, then SIGKILL a second later), address space, no new
    processes, no file writes, no core dumps, few descriptors;
 5. if we are root: no supplementary groups, then the sandbox uid/gid (RLIMIT_NPROC does not
@@ -38,7 +39,8 @@ class Walls:
     cpu_time_s: int
     memory_bytes: int
     uid: int | None  # None: not root, keep our uid
-    sandbox_dir: str
+    root_fd: int  # the empty directory to work in
+    devnull_fd: int  # opened before the fork server left the file system
     parent_pid: int
 
 
@@ -54,14 +56,15 @@ def _prctl(option: int, value: int) -> None:
 def raise_walls(walls: Walls, pipe_fd: int) -> None:
     os.setsid()
 
-    devnull = os.open(os.devnull, os.O_RDWR)
+    # In this order, whatever numbers the descriptors have: each step uses one before the
+    # next may overwrite it.
+    os.fchdir(walls.root_fd)
     for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
+        os.dup2(walls.devnull_fd, fd)
     if pipe_fd != PIPE_FD:
         os.dup2(pipe_fd, PIPE_FD)
     os.closerange(PIPE_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
 
-    os.chdir(walls.sandbox_dir)
     os.environ.clear()
     os.setpriority(os.PRIO_PROCESS, 0, _NICE)
 

@@ -63,7 +63,10 @@ async def test_attack_is_blocked_or_contained(
     assert (after.status, after.output) == ("ok", "still serving\n")
 
 
-async def test_the_network_is_isolated_when_root(service: ExecutionService) -> None:
+async def test_network_and_file_system_are_out_of_sight_when_root(
+    service: ExecutionService,
+) -> None:
     if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+        pytest.skip("network namespaces and chroot need root")
     assert service.network_isolated
+    assert service.filesystem_hidden

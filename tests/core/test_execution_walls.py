@@ -19,22 +19,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = r"""
-import json, os, socket, tempfile
-from editor_core.execution.forkserver import _isolate_network
+import json, os, socket
+from editor_core.execution.forkserver import _isolate_network, empty_root, hide_filesystem
 from editor_core.execution.walls import Walls, raise_walls
 
+# What the fork server does at start, in the same order.
 network_isolated = _isolate_network()
-sandbox = tempfile.mkdtemp()
-os.chmod(sandbox, 0o555)
+devnull = os.open(os.devnull, os.O_RDWR)
+root = empty_root()
+filesystem_hidden = hide_filesystem(root)
 os.environ["PAIRPAD_WALLS_SECRET"] = "leak"
 read_end, write_end = os.pipe()
 pid = os.fork()
 if pid == 0:
     try:
-        raise_walls(Walls(2, 256 * 2**20, 65534, sandbox, os.getppid()), write_end)
+        raise_walls(Walls(2, 256 * 2**20, 65534, root, devnull, os.getppid()), write_end)
         report = {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
-                  "env": dict(os.environ), "cwd": os.getcwd(), "nice": os.nice(0),
-                  "network_isolated": network_isolated}
+                  "env": dict(os.environ), "nice": os.nice(0), "root": os.listdir("/"),
+                  "network_isolated": network_isolated, "filesystem_hidden": filesystem_hidden}
         def attempt(name, action):
             try:
                 action()
@@ -43,8 +45,7 @@ if pid == 0:
                 report[name] = type(error).__name__
         attempt("fork", os.fork)
         attempt("write_cwd", lambda: open("x", "w"))
-        attempt("read_shadow", lambda: open("/etc/shadow").read())
-        attempt("list_root_home", lambda: os.listdir("/root"))
+        attempt("read_passwd", lambda: open("/etc/passwd").read())
         attempt("kill_init", lambda: os.kill(1, 0))
         attempt("setuid_root", lambda: os.setuid(0))
         def connect():
@@ -53,7 +54,7 @@ if pid == 0:
                 sock.settimeout(1)
                 sock.connect((b"1.1.1.1", 53))
         attempt("connect", connect)
-        attempt("many_files", lambda: [os.open("/dev/null", os.O_RDONLY) for _ in range(64)])
+        attempt("many_files", lambda: [os.dup(0) for _ in range(64)])
         os.write(3, json.dumps(report).encode())
     finally:
         os._exit(0)
@@ -87,11 +88,15 @@ def test_child_runs_unprivileged_in_an_empty_environment(report: dict[str, objec
     assert report["nice"] == 19
 
 
-def test_child_cannot_fork_write_or_read_what_is_not_public(report: dict[str, object]) -> None:
+def test_child_sees_an_empty_file_system(report: dict[str, object]) -> None:
+    assert report["filesystem_hidden"] is True
+    assert report["root"] == []
+    assert report["read_passwd"] == "FileNotFoundError"
+    assert report["write_cwd"] == "FileNotFoundError"  # the directory has no name any more
+
+
+def test_child_cannot_fork_signal_or_regain_root(report: dict[str, object]) -> None:
     assert report["fork"] == "BlockingIOError"  # RLIMIT_NPROC = 0 binds a non-root uid
-    assert report["write_cwd"] == "PermissionError"
-    assert report["read_shadow"] == "PermissionError"
-    assert report["list_root_home"] == "PermissionError"
     assert report["kill_init"] == "PermissionError"
     assert report["setuid_root"] == "PermissionError"
     assert report["many_files"] == "OSError"  # RLIMIT_NOFILE
