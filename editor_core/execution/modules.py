@@ -129,7 +129,13 @@ def harden_stdlib() -> None:
     """
     if getattr(dataclasses.dataclass, "_pairpad_checked", False):
         return
-    typing.ForwardRef._evaluate = _refuse_evaluation  # type: ignore[method-assign]
+    # Fail closed: if a new Python moved the eval, the fork server must not start (every run
+    # then ends "killed" and the error is logged) until this is vetted again.
+    evaluators = [name for name in ("_evaluate", "evaluate") if hasattr(typing.ForwardRef, name)]
+    if not evaluators or not hasattr(dataclasses, "_FIELD_CLASSVAR"):
+        raise RuntimeError("harden_stdlib was vetted for Python 3.11; vet it for this one")
+    for name in evaluators:
+        setattr(typing.ForwardRef, name, _refuse_evaluation)
     checked = _checked_dataclass(dataclasses.dataclass)
     checked._pairpad_checked = True  # type: ignore[attr-defined]
     dataclasses.dataclass = checked
