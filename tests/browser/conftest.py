@@ -18,6 +18,7 @@ from tests.browser.harness import (
     ColorScheme,
     Editor,
     OpenEditor,
+    SocketLink,
     build_editor,
     launch_chromium,
 )
@@ -68,6 +69,7 @@ async def open_editor(browser: Browser) -> AsyncIterator[OpenEditor]:
         *,
         color_scheme: ColorScheme = "light",
         allow_reconnect_noise: bool = False,
+        link: SocketLink | None = None,
     ) -> Editor:
         context = await browser.new_context(
             viewport={"width": 1280, "height": 800}, color_scheme=color_scheme
@@ -85,6 +87,8 @@ async def open_editor(browser: Browser) -> AsyncIterator[OpenEditor]:
         page.on("pageerror", lambda exc: editor.errors.append(f"page error: {exc}"))
         page.on("console", on_console)
         editors.append(editor)
+        if link:
+            await link.attach(page)
         await page.goto(f"{live.url}/r/{room_id}?name={name}")
         await editor.wait_online()
         await expect(page.locator(".cm-content")).to_be_visible()

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    WebSocketRoute,
+    expect,
+)
 
 from tests.support.live_server import REPO
 
@@ -121,3 +129,43 @@ class Editor:
 
 # `await open_editor(server, room_id, "Alice")`: the fixture of that name.
 OpenEditor = Callable[..., Awaitable[Editor]]
+
+
+class SocketLink:
+    """One page's WebSockets, routed through Playwright to the real server: everything is
+    forwarded, except that the test can cut the line as a network drop would (the page sees
+    its socket close with 4000, a code it reconnects after), keep it down, and drop chosen
+    server messages on the floor."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.dropped_types: set[str] = set()
+        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+
+    async def attach(self, page: Page) -> None:
+        await page.route_web_socket(re.compile(r"/ws/"), self._route)
+
+    async def _route(self, page_side: WebSocketRoute) -> None:
+        if not self.up:
+            await page_side.close(code=4000, reason="link down")
+            return
+        server_side = page_side.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, str) and json.loads(message).get("type") in self.dropped_types:
+                return
+            page_side.send(message)
+
+        server_side.on_message(to_page)
+        self.open.append((page_side, server_side))
+
+    async def cut(self) -> None:
+        self.up = False
+        open_routes, self.open = self.open, []
+        for page_side, server_side in open_routes:
+            await server_side.close()
+            await page_side.close(code=4000, reason="link cut")
+
+    def restore(self) -> None:
+        self.dropped_types = set()
+        self.up = True
