@@ -12,6 +12,7 @@ These are patches of Jedi 0.20 / parso 0.8 internals, pinned by tests/core/test_
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import sysconfig
@@ -40,8 +41,14 @@ def is_allowed(path: Path | None, roots: Iterable[str], document: Path) -> bool:
     itself, or a file under one of `roots`."""
     if path is None or path == document:
         return True
-    real = os.path.realpath(path)
+    real = _realpath(os.fspath(path))
     return any(real == root or real.startswith(root + os.sep) for root in roots)
+
+
+@functools.lru_cache(maxsize=4096)
+def _realpath(path: str) -> str:
+    # A few system calls per completion otherwise; library files don't move while we run.
+    return os.path.realpath(path)
 
 
 def confine_jedi() -> None:

@@ -74,6 +74,19 @@ class _Layout:
         ):
             self.line_start[line] = col
 
+    def text_block_end(self, header: int) -> int:
+        """The first line after `header` whose text starts at or left of the header's (by the
+        raw text: comments and blank lines don't count)."""
+        lines = self._lines
+        text = lines[header - 1]
+        indent = len(text) - len(text.lstrip())
+        for number in range(header, len(lines)):
+            stripped = lines[number].lstrip()
+            code_line = stripped and not stripped.startswith("#")
+            if code_line and len(lines[number]) - len(stripped) <= indent:
+                return number + 1
+        return len(lines) + 1
+
     def effective_indent(self, line: int, column: int) -> int:
         """The indentation that places `(line, column)`: its line's, or the column itself
         when nothing starts before it on that line (a blank line being typed on)."""
@@ -135,11 +148,15 @@ def symbols_in_tree(module: Any, code: str, line: int, column: int) -> Symbols:
             if node.type not in _SKIPPED_LEAVES:
                 layout.see(node)
             continue
-        stack.extend(reversed(children))
         kind = node.type
         if kind in ("funcdef", "classdef"):
-            scopes.append(_real_scope(node))
             define("functions" if kind == "funcdef" else "classes", node.name)
+            if not _may_hold(node, line, layout):
+                # Nothing inside a block away from the cursor is visible at the cursor: skip
+                # its body (most of a big document), keep its header's indentation.
+                layout.see(children[0])
+                continue
+            scopes.append(_real_scope(node))
         elif kind in _BINDING_STATEMENTS:
             for name in node.get_defined_names():
                 define("variables", name)
@@ -156,6 +173,7 @@ def symbols_in_tree(module: Any, code: str, line: int, column: int) -> Symbols:
             lambdas.append(node)
         elif kind == "error_node":
             _scan_error_node(node, scopes, definitions)
+        stack.extend(reversed(children))
 
     for scope in scopes:
         # A header's indentation is its line's (`async def` starts left of `def`).
@@ -236,6 +254,18 @@ def _visible(
         params=sorted(params),
         locals=sorted(locals_),
     )
+
+
+def _may_hold(node: Any, line: int, layout: _Layout) -> bool:
+    """Whether the cursor's `line` may be in the block of `node` (a def or class): up to the
+    next token after it (blank lines below a block may still be in it), or, in broken code
+    where parso ends the block early, up to the first line indented no deeper than it."""
+    first = node.start_pos[0]
+    if line < first:
+        return False
+    following = node.get_next_leaf()
+    last = following.start_pos[0] if following is not None else node.end_pos[0]
+    return line <= max(last, node.end_pos[0]) or line < layout.text_block_end(first)
 
 
 def _real_scope(node: Any) -> _Scope:

@@ -44,6 +44,8 @@ from editor_core.positions import utf16_length, utf16_to_index
 
 Send = Callable[[dict[str, Any]], None]
 
+# Added to the workers' niceness: on a busy machine they yield the CPU to the event loop.
+WORKER_NICENESS = 10
 # Signatures cost a few ms each (Jedi infers them), so only a short list gets them.
 SIGNATURE_LIMIT = 10
 # A bound on one answer's size; Jedi's longest lists (module attributes) stay well below.
@@ -223,6 +225,8 @@ def main(argv: list[str]) -> int:
         channel.write(json.dumps(message, ensure_ascii=True).encode("ascii") + b"\n")
         channel.flush()
 
+    # Background work: when a core is contended, the server's event loop goes first.
+    os.nice(WORKER_NICENESS)
     started = time.perf_counter()
     role: _Role = JediRole(project_dir) if role_name == "jedi" else AstRole(project_dir)
     if "--no-preload" not in flags:
