@@ -155,3 +155,45 @@ async def test_a_refused_push_hands_back_the_text_and_resyncs(
         assert await room_code(live, room) == "small = 1 + 1\n"
     finally:
         live.stop()
+
+
+def is_subsequence(part: str, text: str) -> bool:
+    chars = iter(text)
+    return all(c in chars for c in part)
+
+
+async def test_three_editors_typing_and_deleting_at_the_same_spot_converge(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "spot = ''\nother = 'xxxxxxxx'\n")
+    alice = await open_editor(server, room, "Alice")
+    bob = await open_editor(server, room, "Bob")
+    carol = await open_editor(server, room, "Carol")
+    # Alice and Bob both type at the very same position; Carol deletes and types nearby.
+    for editor in (alice, bob):
+        await editor.click_end_of_line(1)
+    await carol.click_end_of_line(2)
+    await carol.page.keyboard.press("ArrowLeft")
+
+    async def carol_edits() -> None:
+        for _ in range(4):
+            await carol.page.keyboard.press("Backspace", delay=10)
+            await carol.page.keyboard.type("yz", delay=10)
+
+    await asyncio.gather(
+        alice.page.keyboard.type("  # AAAAAAAAAAAA", delay=10),
+        bob.page.keyboard.type("  # bbbbbbbbbbbb", delay=10),
+        carol_edits(),
+    )
+
+    for editor in (alice, bob, carol):
+        await editor.wait_settled()
+    code = await room_code(server, room)
+    for editor in (alice, bob, carol):
+        await editor.wait_doc_equals(code)
+    first, second, rest = code.split("\n")
+    assert rest == ""
+    assert second == "other = 'xxxxxxxyyyyz'"  # each Backspace took the last character
+    assert len(first) == len("spot = ''") + 2 * len("  # AAAAAAAAAAAA")
+    assert is_subsequence("  # AAAAAAAAAAAA", first)
+    assert is_subsequence("  # bbbbbbbbbbbb", first)
