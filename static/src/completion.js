@@ -1,13 +1,15 @@
 // Completions from the server in CodeMirror's popup (PROTOCOL.md: `complete` → `completions`).
 // The request waits until our own changes are confirmed, so the server completes the text we
 // see; `from` comes back valid at the reply's version and is mapped onto our document.
+import { completionStatus, startCompletion } from "@codemirror/autocomplete";
+
 const KIND_TO_TYPE = {
   function: "function",
   method: "method",
   class: "class",
   module: "namespace",
   keyword: "keyword",
-  statement: "keyword",
+  statement: "variable",
   variable: "variable",
   instance: "variable",
   param: "variable",
@@ -16,7 +18,10 @@ const KIND_TO_TYPE = {
   constant: "constant",
 };
 
-const WAIT_LIMIT_MS = 5000;
+const WAIT_LIMIT_MS = 10_000;
+// When Jedi misses the server's deadline the answer holds only the AST's names (every item
+// `source: "ast"`); Jedi's answer lands in the server's cache shortly after, so ask again.
+const REASK_DELAYS_MS = [300, 800, 2000];
 const WORD = /^\w*$/;
 
 /**
@@ -24,6 +29,7 @@ const WORD = /^\w*$/;
  * @param {(req: {version: number, position: number}, signal: AbortSignal) => Promise<object|null>} request
  */
 export function serverCompletionSource(sync, request) {
+  let reask = { key: "", count: 0 };
   return async (context) => {
     const word = context.matchBefore(/\w*/);
     const before = context.state.sliceDoc(word.from - 1, word.from);
@@ -56,9 +62,24 @@ export function serverCompletionSource(sync, request) {
           from = candidate;
         }
       }
+      const provisional = reply.items.every((item) => item.source !== "jedi");
+      if (provisional) {
+        const key = `${version}:${position}`;
+        if (reask.key !== key) reask = { key, count: 0 };
+        const delay = REASK_DELAYS_MS[reask.count];
+        if (delay !== undefined) {
+          reask.count += 1;
+          setTimeout(() => {
+            const state = view.state;
+            const unchanged = sync.synced === version && sync.unconfirmedCount === 0 && state.selection.main.head === position;
+            if (unchanged && completionStatus(state) !== "pending") startCompletion(view);
+          }, delay);
+        }
+      }
       return {
         from,
-        validFor: WORD,
+        // A provisional answer is not reused while typing: each key asks the server again.
+        validFor: provisional ? undefined : WORD,
         options: reply.items.map((item, index) => ({
           label: item.label,
           type: KIND_TO_TYPE[item.kind] || "text",
