@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, async_playwright, expect
 
 from tests.browser.harness import (
+    WAIT_MS,
     ColorScheme,
     Editor,
     OpenEditor,
@@ -23,6 +24,10 @@ from tests.browser.harness import (
     launch_chromium,
 )
 from tests.support.live_server import LiveServer, launch
+
+# Every expect() waits up to WAIT_MS unless told otherwise (Playwright's default is 5 s, short
+# for a loaded CI machine; a wait ends as soon as its condition holds).
+expect.set_options(timeout=WAIT_MS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
