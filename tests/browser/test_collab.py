@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from playwright.async_api import expect
 
 from tests.browser.harness import RECONNECT_WAIT_MS, OpenEditor, create_room, room_code
@@ -89,6 +90,8 @@ async def test_undo_undoes_only_my_own_edits(server: LiveServer, open_editor: Op
         await editor.wait_doc_equals("a = 1\nb = 2  # theirs\n")
 
 
+# Starts its own server (each start warms Jedi up first), so it may take a while.
+@pytest.mark.timeout(300)
 async def test_editors_reconnect_after_a_server_restart_and_keep_offline_edits(
     tmp_path: Path, open_editor: OpenEditor
 ) -> None:
@@ -126,6 +129,8 @@ async def test_editors_reconnect_after_a_server_restart_and_keep_offline_edits(
         live.stop()
 
 
+# Starts its own server (each start warms Jedi up first), so it may take a while.
+@pytest.mark.timeout(300)
 async def test_a_refused_push_hands_back_the_text_and_resyncs(
     tmp_path: Path, open_editor: OpenEditor
 ) -> None:

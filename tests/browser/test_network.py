@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.async_api import expect
 
 from tests.browser.harness import OpenEditor, SocketLink, create_room, room_code
@@ -39,6 +40,8 @@ async def test_an_edit_whose_confirmation_was_lost_lands_once(
     assert await room_code(server, room) == "base = 0  # once  # alice after\n"
 
 
+# Starts its own server (each start warms Jedi up first), so it may take a while.
+@pytest.mark.timeout(300)
 async def test_history_gone_keeps_the_unsent_text_and_reloads(
     tmp_path: Path, open_editor: OpenEditor
 ) -> None:
