@@ -202,3 +202,30 @@ async def test_three_editors_typing_and_deleting_at_the_same_spot_converge(
     assert len(first) == len("spot = ''") + 2 * len("  # AAAAAAAAAAAA")
     assert is_subsequence("  # AAAAAAAAAAAA", first)
     assert is_subsequence("  # bbbbbbbbbbbb", first)
+
+
+async def test_positions_count_utf16_units_around_emoji(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "face = '😀'\nnext = 1\n")
+    alice = await open_editor(server, room, "Alice")
+    bob = await open_editor(server, room, "Bob")
+
+    # Alice types right after the emoji (inside the quotes); Bob selects "next" on line 2.
+    await alice.click_end_of_line(1)
+    await alice.page.keyboard.press("ArrowLeft")
+    await alice.page.keyboard.type(" and 🐍 too")
+    await bob.page.locator(".cm-line").nth(1).click()
+    await bob.page.keyboard.press("Home")
+    await bob.page.keyboard.press("Shift+End")
+    await bob.page.keyboard.press("Shift+ArrowLeft")
+    await bob.page.keyboard.press("Shift+ArrowLeft")
+    await bob.page.keyboard.press("Shift+ArrowLeft")
+    await bob.page.keyboard.press("Shift+ArrowLeft")
+
+    expected = "face = '😀 and 🐍 too'\nnext = 1\n"
+    for editor in (alice, bob):
+        await editor.wait_doc_equals(expected)
+        await editor.wait_settled()
+    assert await room_code(server, room) == expected
+    await expect(alice.page.locator(".cm-remote-selection")).to_have_text("next")

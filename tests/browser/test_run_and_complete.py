@@ -34,20 +34,27 @@ async def test_run_shows_the_same_output_to_both(
 async def test_a_long_run_holds_the_lock_until_someone_stops_it(
     server: LiveServer, open_editor: OpenEditor
 ) -> None:
-    room = await create_room(server, "while True:\n    pass\n")
+    room = await create_room(server, 'print("started", flush=True)\nwhile True:\n    pass\n')
     alice = await open_editor(server, room, "Alice")
     bob = await open_editor(server, room, "Bob")
 
     await alice.page.get_by_role("button", name="Run").click()
     for editor in (alice, bob):
-        await expect(editor.page.locator(".lock-banner")).to_be_visible(timeout=WAIT_MS)
+        await expect(editor.page.locator(".lock-banner")).to_be_visible()
+        await expect(editor.page.locator(".output-log")).to_have_text("started\n")
+    await expect(alice.page.locator(".lock-banner")).to_contain_text("You are running version 0")
     await expect(bob.page.locator(".lock-banner")).to_contain_text("Alice is running version 0")
     await expect(bob.page.get_by_role("button", name="Run")).to_be_disabled()
 
+    # A late joiner sees the lock and what the run printed so far.
+    carol = await open_editor(server, room, "Carol")
+    await expect(carol.page.locator(".lock-banner")).to_contain_text("Alice is running")
+    await expect(carol.page.locator(".output-log")).to_have_text("started\n")
+
     await bob.page.get_by_role("button", name="Stop").click()
 
-    for editor in (alice, bob):
-        await expect(editor.page.locator(".lock-banner")).to_be_hidden(timeout=WAIT_MS)
+    for editor in (alice, bob, carol):
+        await expect(editor.page.locator(".lock-banner")).to_be_hidden()
         await expect(editor.page.locator(".output-status")).to_contain_text("Stopped")
         await expect(editor.page.get_by_role("button", name="Run")).to_be_enabled()
 
