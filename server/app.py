@@ -12,12 +12,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from editor_core.completion import CompletionEngine
 from editor_core.execution import ExecutionLimits, ExecutionService
@@ -50,6 +52,19 @@ async def editor_page(request: Request) -> Response:
                                        "the web editor is not built; run scripts/build_editor"),
                             503)
     return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+
+class EditorAssets(StaticFiles):
+    """The built editor under `/assets/`; 404 (not 500) while it is not built yet."""
+
+    async def check_config(self) -> None:
+        if DIST.is_dir():
+            await super().check_config()
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if not DIST.is_dir():
+            raise HTTPException(404, "the web editor is not built")
+        return await super().get_response(path, scope)
 
 
 def execution_limits(settings: Settings) -> ExecutionLimits:
@@ -117,7 +132,7 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         Route("/metrics", routes.metrics),
         Route("/openapi.json", openapi_json),
         WebSocketRoute("/ws/{room_id}/{client_id}", websocket_endpoint),
-        Mount("/assets", StaticFiles(directory=DIST / "assets", check_dir=False)),
+        Mount("/assets", EditorAssets(directory=DIST, check_dir=False)),
     ]
     middleware = [Middleware(RequestLog, metrics=metrics)]
     if settings.cors_origin_list:

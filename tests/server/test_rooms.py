@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
 from starlette.testclient import TestClient
 
+from server.app import DIST
 from tests.server.conftest import ADMIN, ClientFactory, new_room
 
 
@@ -206,3 +208,16 @@ def test_cors_allows_the_configured_origins(make_client: ClientFactory) -> None:
 def test_no_cors_headers_without_configured_origins(client: TestClient) -> None:
     response = client.get("/health", headers={"Origin": "https://pair.example"})
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_editor_pages_and_assets_are_served(client: TestClient) -> None:
+    if not (DIST / "index.html").is_file():
+        pytest.skip("the editor is not built (scripts/build_editor builds it)")
+    for path in ("/", "/r/someroom"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "/assets/app.js" in page.text
+    script = client.get("/assets/app.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert client.get("/assets/nope.js").status_code == 404
