@@ -338,6 +338,9 @@ def wait_until(instant: float) -> None:
 # -- profiling -----------------------------------------------------------------------------------
 
 
+PROFILE_ARGS = ["--nonblocking"]  # --profile-args: py-spy options (e.g. "--gil")
+
+
 def start_profile(server: Server, out: Path, at: float, seconds: float,
                   ) -> subprocess.Popen[bytes] | None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -346,15 +349,29 @@ def start_profile(server: Server, out: Path, at: float, seconds: float,
         return None
     wait_until(at)
     return subprocess.Popen([spy, "record", "--pid", str(server.proc.pid), "--duration",
-                             str(int(seconds)), "--rate", "200", "--nonblocking", "--format",
-                             "raw", "--output", str(out)],
+                             str(int(seconds)), "--rate", "200", "--format", "raw", "--output",
+                             str(out), *PROFILE_ARGS],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+# Where a sample goes: the first of these functions found on its stack, innermost first.
+PHASES = [
+    ("rebase: Authority.push (editor_core/authority.py)", "Authority.push "),
+    ("fan-out: Connection._sender (server/connection.py)", "Connection._sender "),
+    ("publish: Room._publish (server/room.py)", "Room._publish "),
+    ("store thread: aiosqlite", "_connection_worker_thread "),
+    ("store: Store (server/store.py)", "(server/store.py)"),
+    ("receive: rest of _receive_loop (server/ws.py)", "_receive_loop "),
+    ("uvicorn/websockets protocol (frames in)", "data_received "),
+    ("event loop: select (idle)", "EpollSelector.select "),
+]
+
+
 def summarize_profile(path: Path, top: int = 15) -> str:
-    """Self and inclusive time per function from py-spy's collapsed stacks."""
+    """Phases, then self and inclusive time per function, from py-spy's collapsed stacks."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    phases: Counter[str] = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -366,10 +383,20 @@ def summarize_profile(path: Path, top: int = 15) -> str:
         own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
-    lines = [f"{total} samples", "self:"]
+        phase = "other"
+        for label, marker in PHASES:
+            if any(marker in frame for frame in frames):
+                phase = label
+                break
+        phases[phase] += count
+    if not total:
+        return "no samples"
+    lines = [f"{total} samples", "phases:"]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in phases.most_common()]
+    lines.append("self:")
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
     lines.append("inclusive:")
-    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top * 2)]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top * 3)]
     return "\n".join(lines)
 
 
@@ -434,11 +461,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle", type=int, default=5000, help="idle connections (0: skip)")
     p.add_argument("--per-room", type=int, default=100, help="idle connections per room")
     p.add_argument("--skip", default="", help="comma list of: confirm,delivery,deflate,idle")
-    p.add_argument("--profile", type=int, default=0,
-                   help="py-spy the server during the delivery step with this many authors")
+    p.add_argument("--profile", default="",
+                   help="comma list of delivery steps (authors) to py-spy the server during")
+    p.add_argument("--profile-dir", type=Path, default=Path(tempfile.gettempdir()),
+                   help="where py-spy's raw profiles are kept")
+    p.add_argument("--profile-args", default="--nonblocking",
+                   help="py-spy record options, e.g. '--nonblocking --gil' (GIL holder only)")
+    p.add_argument("--deflate-rounds", type=int, default=1,
+                   help="100-author pairs run back to back: deflate off, then on")
     p.add_argument("--json", type=Path, help="write the results here too")
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
+    PROFILE_ARGS[:] = args.profile_args.split()
     raise_fd_limit()  # inherited by the server process too
     print(f"machine: {machine()}", flush=True)
     workers = start_workers(args.workers)
@@ -458,8 +492,8 @@ def main(argv: list[str] | None = None) -> int:
                                     deflate=False, measure="confirm", **common))
             if "delivery" not in skip:
                 for authors in (int(s) for s in args.steps.split(",") if s):
-                    profile = (workdir / f"profile-{authors}.txt"
-                               if authors == args.profile else None)
+                    profile = (args.profile_dir / f"profile-{authors}.txt"
+                               if str(authors) in args.profile.split(",") else None)
                     run(typing_scenario(workers, workdir, name="delivery", authors=authors,
                                         rate=1.0, deflate=False, measure="delivery",
                                         profile=profile, **common))
@@ -467,8 +501,11 @@ def main(argv: list[str] | None = None) -> int:
                         profiles[str(authors)] = summarize_profile(profile)
                         print(profiles[str(authors)], flush=True)
             if "deflate" not in skip:
-                run(typing_scenario(workers, workdir, name="delivery", authors=100, rate=1.0,
-                                    deflate=True, measure="delivery", **common))
+                for _ in range(args.deflate_rounds):
+                    for deflate in (False, True):
+                        run(typing_scenario(workers, workdir, name="deflate A/B", authors=100,
+                                            rate=1.0, deflate=deflate, measure="delivery",
+                                            **common))
             if args.idle and "idle" not in skip:
                 run(idle_scenario(workers, workdir, connections=args.idle,
                                   per_room=args.per_room))
