@@ -125,6 +125,7 @@ class Room {
   buildPage() {
     this.title = h("h1", { class: "room-title" }, "Room");
     this.connBadge = h("span", { class: "conn", role: "status", "aria-live": "polite", dataset: { state: "connecting" } }, "Connecting…");
+    this.pendingNote = h("span", { class: "pending-note muted small", hidden: true });
     this.runButton = h("button", { type: "button", class: "primary", onclick: () => this.requestRun(), title: "Run (Ctrl/Cmd+Enter)", "aria-keyshortcuts": "Control+Enter Meta+Enter" },
       h("span", { "aria-hidden": "true" }, "▶ "), "Run");
     this.stopButton = h("button", { type: "button", class: "danger", disabled: true, onclick: () => this.requestStop() },
@@ -141,6 +142,7 @@ class Room {
         h("a", { class: "brand", href: "/", "aria-label": "Pairpad home" }, h("span", { class: "logo", "aria-hidden": "true" }, "⟨⟩"), "Pairpad"),
         this.title,
         this.connBadge,
+        this.pendingNote,
         h("div", { class: "actions" }, this.runButton, this.stopButton, this.copyButton, this.downloadButton)),
       this.banner,
       this.notice,
@@ -178,6 +180,11 @@ class Room {
     if (this.fatal) return;
     if (this.sync.resyncing) this.setBadge("syncing", "Reloading the room…");
     else if (this.sync.online) this.setBadge("online", pending ? "Saving…" : "Connected");
+    // Offline typing is kept: say how much waits to be sent (not a live region: it changes
+    // with every key).
+    const waiting = !this.sync.online && pending > 0;
+    this.pendingNote.hidden = !waiting;
+    this.pendingNote.textContent = waiting ? `${pending} ${pending === 1 ? "edit" : "edits"} kept, sent on reconnect` : "";
     this.renderRunState();
   }
 

@@ -113,6 +113,7 @@ async def test_editors_reconnect_after_a_server_restart_and_keep_offline_edits(
             )
         await alice.page.keyboard.type("  # alice offline")
         await bob.page.keyboard.type("  # bob offline")
+        await expect(alice.page.locator(".pending-note")).to_contain_text("kept")
 
         live = await asyncio.to_thread(launch, db, log, live.port)
 
@@ -121,6 +122,7 @@ async def test_editors_reconnect_after_a_server_restart_and_keep_offline_edits(
                 "# before", "# alice offline", "# bob offline", deadline_ms=RECONNECT_WAIT_MS
             )
             await editor.wait_settled(deadline_ms=RECONNECT_WAIT_MS)
+            await expect(editor.page.locator(".pending-note")).to_be_hidden()
         code = await room_code(live, room)
         assert code == "one = 1  # before  # alice offline\ntwo = 2  # bob offline\n"
         await alice.wait_doc_equals(code)
