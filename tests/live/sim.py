@@ -8,7 +8,9 @@ Each `SimEditor` follows PROTOCOL.md "Ordering" and "Pushes" to the letter:
 - it feeds every `code_update` to the model and sends `pull` from its synced version when one
   starts above it (one such pull outstanding per synced version);
 - on reconnect it opens a new socket with the *same* `clientId`, sends `pull` from its synced
-  version, then pushes its unconfirmed changes again (the server skips what it already has).
+  version, then pushes its unconfirmed changes again (the server skips what it already has);
+- it sends its cursor only when none of its changes is unconfirmed, and checks that the
+  cursors it receives at its synced version lie inside its document.
 
 Every update any editor receives is entered into a shared `LogView` by version, so two editors
 that were told different things about the same version fail the run at once. Anything the
@@ -33,8 +35,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from editor_core.changeset import ChangeSet
 from editor_core.errors import PairpadError
+from editor_core.positions import utf16_length
 from tests.collab_client import CollabClient
-from tests.core.random_changes import random_change, rng_pick
+from tests.core.random_changes import boundaries, random_change, rng_pick
 
 Frame = dict[str, Any]
 
@@ -306,11 +309,40 @@ class SimEditor:
                     f"{self.client_id}: at version {self.model.version} after {frame}; only "
                     f"{top} distinct updates were made")
             await self._push()
+            await self._maybe_send_cursor(ws)
             self.check_synced()
+        elif kind == "cursor":
+            self._check_cursor(frame)
         elif kind == "error":
             raise ContractViolation(f"{self.client_id}: unexpected error frame {frame}")
         elif kind == "init":
             raise ContractViolation(f"{self.client_id}: a second init on one connection {frame}")
+
+    async def _maybe_send_cursor(self, ws: ClientConnection) -> None:
+        # PROTOCOL.md `cursor`: sent only when none of our changes is unconfirmed, so the
+        # positions are valid in the server's document at our synced version.
+        model = self.model
+        if model is None or model.unconfirmed or self.rng.random() < 0.7:
+            return
+        points = boundaries(model.doc)
+        anchor, head = self.rng.choice(points), self.rng.choice(points)
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps({"type": "cursor", "version": model.version,
+                                      "anchor": anchor, "head": head}))
+
+    def _check_cursor(self, frame: Frame) -> None:
+        """Another editor's cursor: at our synced version (and with nothing of ours pending, so
+        our document is the server's) its positions must lie inside our document."""
+        model = self.model
+        assert model is not None
+        if frame["anchor"] < 0 or frame["head"] < 0:
+            raise ContractViolation(f"{self.client_id}: negative cursor position {frame}")
+        if frame["version"] == model.version and not model.unconfirmed:
+            length = utf16_length(model.doc)
+            if frame["anchor"] > length or frame["head"] > length:
+                raise ContractViolation(
+                    f"{self.client_id}: {frame} lies outside the document at version "
+                    f"{model.version} ({length} units)")
 
     def check_synced(self) -> None:
         model, target = self.model, self.crowd.target

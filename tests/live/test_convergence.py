@@ -4,7 +4,9 @@ Twelve editors (tests/live/sim.py: `CollabClient` behind a `websockets` connecti
 flight, pull on a gap) type random inserts, deletions and replacements into one room at once,
 each dropping its connection a few times mid-typing (half of the drops abort the TCP stream
 with no close handshake) and reconnecting with the same `clientId`: pull from the synced
-version, then push the unconfirmed changes again. When all have typed, every editor must hold
+version, then push the unconfirmed changes again. Whenever nothing of theirs is unconfirmed they
+sometimes send their cursor, and check the cursors they get against their own document. When
+all have typed, every editor must hold
 the server's document, and the server's version must be exactly the number of distinct changes
 made: none lost, none applied twice. The log itself is checked too: every editor's changes
 appear in it exactly as many times as it made them, and replaying it gives the document.
