@@ -6,26 +6,13 @@ import { Connection, socketUrl } from "./connection.js";
 import { CollabSync } from "./collab.js";
 import { serverCompletionSource } from "./completion.js";
 import { copyText, h } from "./dom.js";
+import { askName, cleanName, fatalCard, showKeptText } from "./dialogs.js";
 import { createEditorState } from "./editor.js";
 import { newClientId } from "./ids.js";
 import { OutputPanel } from "./output.js";
 import { ParticipantList } from "./participants.js";
 import { remoteCursors, removeRemoteCursor, setRemoteCursor } from "./presence.js";
 import { rememberRoom, storeName, storedName } from "./storage.js";
-
-const NAME_MAX = 64;
-
-const FATAL = {
-  4400: ["The server refused this name", "Your display name or this page's client id was not accepted. Pick another name and join again."],
-  4404: ["Room not found", "There is no room at this address. Check the link, or create a new room."],
-  4409: ["Opened somewhere else", "This editor was replaced by a newer connection with the same id. Reload to join again here."],
-  4410: ["This room was deleted", "An administrator deleted this room. Its code is no longer on the server."],
-};
-
-// The server refuses (4400) empty names, control characters and more than 64 characters.
-function cleanName(text) {
-  return Array.from(text.replace(/\p{C}/gu, "").trim()).slice(0, NAME_MAX).join("").trim();
-}
 
 export function startRoom(root, roomId) {
   const name = cleanName(new URLSearchParams(location.search).get("name") || "") || cleanName(storedName());
@@ -37,28 +24,6 @@ export function startRoom(root, roomId) {
       new Room(root, roomId, chosen).start();
     });
   }
-}
-
-function askName(root, done) {
-  const input = h("input", { id: "display-name", name: "name", required: true, maxlength: NAME_MAX, autocomplete: "nickname" });
-  const form = h(
-    "form",
-    {
-      class: "card name-card",
-      onsubmit: (event) => {
-        event.preventDefault();
-        const value = cleanName(input.value);
-        if (value) done(value);
-      },
-    },
-    h("h1", {}, "Join the room"),
-    h("p", { class: "muted" }, "Pick the name the others will see next to your cursor."),
-    h("label", { for: "display-name" }, "Your name"),
-    input,
-    h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Join"), h("a", { href: "/" }, "Back to Pairpad")),
-  );
-  root.replaceChildren(h("main", { class: "center" }, form));
-  input.focus();
 }
 
 class Room {
@@ -81,7 +46,7 @@ class Room {
       send: (msg) => this.connection.send(msg),
       fetchRoom: () => getRoom(this.roomId),
       reset: (room) => this.resetFromRoom(room),
-      onEditsDropped: (text, reason) => this.showKeptText(text, reason),
+      onEditsDropped: (text, reason) => showKeptText(text, reason),
       onResyncFailed: (err) => this.resyncFailed(err),
       onChange: () => this.renderSyncState(),
     });
@@ -446,43 +411,11 @@ class Room {
     setTimeout(() => URL.revokeObjectURL(url), 0);
   }
 
-  // Our unsent edits could not be merged (history_gone) or were refused (too_large,
-  // invalid_update...): hand them over before the editor reloads from the server.
-  showKeptText(text, reason) {
-    const why = {
-      history_gone: "The server no longer has the history needed to merge them",
-      too_large: "They would make the document larger than this server allows",
-    }[reason] || `The server refused them (${reason})`;
-    const area = h("textarea", { id: "kept-text", readonly: true, rows: 14, spellcheck: "false" });
-    area.value = text;
-    const copy = h("button", { type: "button", class: "primary", onclick: async () => {
-      copy.textContent = (await copyText(text)) ? "Copied" : "Copy failed";
-    } }, "Copy my text");
-    const dialog = h("dialog", { class: "kept-dialog", "aria-labelledby": "kept-heading" },
-      h("h2", { id: "kept-heading" }, "Your latest edits could not be synced"),
-      h("p", {}, `${why}, so the room was reloaded from the server's copy. Here is your text as you had it: copy what you need.`),
-      h("label", { for: "kept-text" }, "Your text"),
-      area,
-      h("div", { class: "row" }, copy, h("button", { type: "button", onclick: () => dialog.close() }, "Close")));
-    dialog.addEventListener("close", () => dialog.remove());
-    document.body.append(dialog);
-    dialog.showModal();
-  }
-
-  showFatal(code) {
+  showFatal(closeCode) {
     this.fatal = true;
     this.renderRunState();
-    const [heading, text] = FATAL[code] || ["Disconnected", `The connection was closed (code ${code}).`];
+    const { heading, card } = fatalCard(closeCode, this.view ? this.view.state.doc.toString() : null);
     this.setBadge("closed", heading);
-    const actions = [h("a", { class: "button primary", href: "/" }, "Back to Pairpad")];
-    if (code === 4409 || code === 4400) actions.push(h("button", { type: "button", onclick: () => location.reload() }, "Reload"));
-    if (this.view && code === 4410) {
-      const text2 = this.view.state.doc.toString();
-      const copy = h("button", { type: "button", onclick: async () => { copy.textContent = (await copyText(text2)) ? "Copied" : "Copy failed"; } }, "Copy the code");
-      actions.push(copy);
-    }
-    const card = h("div", { class: "card fatal", role: "alert", dataset: { code: String(code) } },
-      h("h2", {}, heading), h("p", {}, text), h("div", { class: "row" }, ...actions));
     this.page.querySelector(".room-main").replaceChildren(h("div", { class: "center" }, card));
   }
 }
