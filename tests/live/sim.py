@@ -159,7 +159,8 @@ class SimEditor:
     def __init__(self, crowd: Crowd, ws_url: str, room_id: str, client_id: str, seed: int, *,
                  edits: int, drop_after: frozenset[int] = frozenset(),
                  think_s: float = 0.03,
-                 reachable: Callable[[], Awaitable[object]] | None = None) -> None:
+                 reachable: Callable[[], Awaitable[object]] | None = None,
+                 hold: tuple[int, asyncio.Event] | None = None) -> None:
         self.crowd = crowd
         self.url = f"{ws_url}/ws/{room_id}/{client_id}?name={client_id}"
         self.client_id = client_id
@@ -168,6 +169,7 @@ class SimEditor:
         self.drop_after = drop_after  # drop the socket right after typing edit number k
         self.think_s = think_s
         self.reachable = reachable  # awaited before each connect (the server may be down)
+        self.hold = hold  # (k, event): edit number k waits for the event
         self.model: CollabClient | None = None
         self.ready = asyncio.Event()  # the first init arrived
         self.synced = asyncio.Event()  # typed all, all confirmed, at the final version
@@ -203,6 +205,8 @@ class SimEditor:
         assert self.model is not None
         pick = rng_pick(self.rng)
         for number in range(1, self.edits + 1):
+            if self.hold is not None and number == self.hold[0]:
+                await self.hold[1].wait()
             # The simulated user's typing cadence: nothing waits on this sleep.
             await asyncio.sleep(self.rng.uniform(0, self.think_s))
             change = random_change(pick, self.model.doc)
