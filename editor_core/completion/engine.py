@@ -19,11 +19,12 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,7 @@ from editor_core.completion.fallback import (
     ast_completion,
     ast_suggestions,
     bare_completion,
+    cursor_at,
 )
 from editor_core.completion.model import Completion, Suggestion, Symbols
 
@@ -51,9 +53,19 @@ _PACKAGE_ROOT = str(Path(editor_core.__file__).resolve().parent.parent)
 _LINE_LIMIT = 64 * 1024 * 1024  # one worker message (a completion list) fits easily
 _AST_LIMIT_FACTOR = 5.0
 _PROVISIONAL_SIZE = 64
+_RECENT_SIZE = 8
+_MAX_TYPED = 64  # characters typed since a previous request that an answer can be derived over
+_WORD = re.compile(r"[A-Za-z0-9_]*")
 # Above this size the last-resort fallback (both workers busy or restarting) skips the parse:
 # parsing in a thread of the server process would hold the GIL for the event loop's time.
 _LOCAL_PARSE_LIMIT = 20_000
+
+
+class _Underived:
+    """`_derive`'s answer when the request must go to the workers after all."""
+
+
+_UNDERIVED = _Underived()
 
 
 @dataclass
@@ -92,7 +104,8 @@ class _Lane:
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.process: asyncio.subprocess.Process | None = None
         self.reader: asyncio.Task[None] | None = None
-        self.ready: asyncio.Future[dict[str, Any]] | None = None
+        # The worker's "ready" message; None if it exited first.
+        self.ready: asyncio.Future[dict[str, Any] | None] | None = None
         self.inflight: _Job | None = None
         self.dispatcher: asyncio.Task[None] | None = None
         self.respawns = 0
@@ -135,6 +148,8 @@ class _Lane:
         self.reader = asyncio.create_task(self._read(self.process, self.ready))
         try:
             ready = await asyncio.wait_for(asyncio.shield(self.ready), engine._start_timeout_s)
+            if ready is None:
+                raise RuntimeError(f"completion {self.role} worker exited while starting")
         except BaseException:
             await self.stop()
             raise
@@ -203,7 +218,7 @@ class _Lane:
             await self.respawn()
 
     async def _read(
-        self, process: asyncio.subprocess.Process, ready: asyncio.Future[dict[str, Any]]
+        self, process: asyncio.subprocess.Process, ready: asyncio.Future[dict[str, Any] | None]
     ) -> None:
         stdout = process.stdout
         assert stdout is not None
@@ -220,7 +235,7 @@ class _Lane:
                 # else: the answer to a job given up on (hard limit): nobody wants it.
         finally:
             if not ready.done():
-                ready.set_exception(RuntimeError(f"completion {self.role} worker exited"))
+                ready.set_result(None)
             job = self.inflight
             if job is not None and self.process is process:
                 self._settle(job, None)
@@ -265,6 +280,9 @@ class CompletionEngine:
         # AST answers given while Jedi's job for the same request still runs.
         self._provisional: OrderedDict[tuple[str, int], Completion] = OrderedDict()
         self._jobs: dict[tuple[str, int], _Job] = {}
+        # The latest requests (their jobs, or the answers derived from one): the next
+        # keystroke's request may only extend the word one of them was completing.
+        self._recent: deque[_Job] = deque(maxlen=_RECENT_SIZE)
         self._latest: dict[str, _Request] = {}
         self._lanes: dict[Role, _Lane] = {"jedi": _Lane(self, "jedi"), "ast": _Lane(self, "ast")}
         self._project_dir: str | None = None
@@ -277,6 +295,7 @@ class CompletionEngine:
             "jedi": 0,
             "ast": 0,
             "stale": 0,
+            "derived": 0,
         }
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -365,6 +384,11 @@ class CompletionEngine:
                 self.stats["cache_hits"] += 1
                 self._log(started, "provisional")
                 return provisional
+            base = self._typed_on(code, position)
+            if base is not None:
+                derived = await self._derive(base, code, position, request, started)
+                if not isinstance(derived, _Underived):
+                    return derived
             job = self._job_for(code, position)
             job.waiters += 1
             try:
@@ -374,6 +398,82 @@ class CompletionEngine:
         finally:
             if key is not None and self._latest.get(key) is request:
                 del self._latest[key]
+
+    def _typed_on(self, code: str, position: int) -> _Job | None:
+        """A recent request that `code` only extends by word characters typed at its cursor
+        (the usual next keystroke), or None. ASCII documents only: their offsets are indexes,
+        so this check stays a few string comparisons on the event loop."""
+        if not code.isascii():
+            return None
+        for base in reversed(self._recent):
+            previous, at = base.code, base.position
+            typed = len(code) - len(previous)
+            if not (0 < typed <= _MAX_TYPED and position == at + typed):
+                continue
+            if (
+                _WORD.fullmatch(code, at, position)
+                and code.startswith(previous[:at])
+                and code.endswith(previous[at:])
+            ):
+                return base
+        return None
+
+    async def _derive(
+        self, base: _Job, code: str, position: int, request: _Request, started: float
+    ) -> Completion | _Underived | None:
+        """The answer for `code` from `base`'s, when only the word at the cursor grew: Jedi's
+        list for the shorter word, filtered by the longer one (as Jedi filters: a prefix,
+        ignoring case), and the same symbols (the word at the cursor is never one). Waits for
+        `base` if it is still running rather than queueing a second Jedi run behind it."""
+        loop = asyncio.get_running_loop()
+        base.waiters += 1  # keeps `base` from being dropped while queued
+        try:
+            remaining = max(0.0, self.deadline_s - (loop.time() - started))
+            awaited: set[asyncio.Future[Any]] = {base.done, request.stale}
+            await asyncio.wait(awaited, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            base.waiters -= 1
+        if request.stale.done():
+            self.stats["stale"] += 1
+            self._log(started, "stale")
+            return None
+        if not base.done.done():
+            # Still running at the deadline: the AST answer from its symbols.
+            phase1 = base.phase1.result() if base.phase1.done() else None
+            if phase1 is None:
+                return _UNDERIVED
+            cursor = cursor_at(code, position, position)
+            self.stats["ast"] += 1
+            self._log(started, "ast")
+            return Completion(cursor.from_, ast_suggestions(phase1.symbols, cursor), phase1.symbols)
+        outcome, answer = base.done.result()
+        if outcome != "jedi" or answer is None:
+            return _UNDERIVED
+        prefix = code[answer.from_ : position]
+        if not (answer.from_ <= base.position and _WORD.fullmatch(prefix)):
+            return _UNDERIVED
+        wanted = prefix.lower()
+        suggestions = [s for s in answer.suggestions if s.label.lower().startswith(wanted)]
+        completion = Completion(answer.from_, suggestions, answer.symbols)
+        self._remember_derived(code, position, completion, base)
+        self.stats["derived"] += 1
+        self._log(started, "derived")
+        return completion
+
+    def _remember_derived(
+        self, code: str, position: int, completion: Completion, base: _Job
+    ) -> None:
+        # A finished job in all but name, so that the next keystroke can derive from it.
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple[Outcome, Completion | None]] = loop.create_future()
+        done.set_result(("jedi", completion))
+        jedi: asyncio.Future[tuple[int, list[list[Any]]] | None] = loop.create_future()
+        jedi.set_result(None)
+        job = _Job(0, code, position, b"", base.phase1, jedi, done)
+        self._recent.append(job)
+        self._cache[(code, position)] = completion
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     async def _await(self, job: _Job, request: _Request, started: float) -> Completion | None:
         loop = asyncio.get_running_loop()
@@ -447,6 +547,7 @@ class CompletionEngine:
                 loop.create_future(),
             )
             self._jobs[(code, position)] = job
+            self._recent.append(job)
             for lane in self._lanes.values():
                 lane.queue.put_nowait(job)
         return job

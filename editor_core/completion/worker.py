@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 import traceback
@@ -46,6 +47,8 @@ Send = Callable[[dict[str, Any]], None]
 
 # Added to the workers' niceness: on a busy machine they yield the CPU to the event loop.
 WORKER_NICENESS = 10
+# Address-space cap of a worker (Jedi's worker holds ~100 MB after a day of documents).
+WORKER_ADDRESS_SPACE = 2 * 1024**3
 # Signatures cost a few ms each (Jedi infers them), so only a short list gets them.
 SIGNATURE_LIMIT = 10
 # A bound on one answer's size; Jedi's longest lists (module attributes) stay well below.
@@ -227,6 +230,9 @@ def main(argv: list[str]) -> int:
 
     # Background work: when a core is contended, the server's event loop goes first.
     os.nice(WORKER_NICENESS)
+    # A document that makes Jedi's memory run away ends in a MemoryError (reported, the
+    # AST answer given), not in the machine swapping.
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_ADDRESS_SPACE, WORKER_ADDRESS_SPACE))
     started = time.perf_counter()
     role: _Role = JediRole(project_dir) if role_name == "jedi" else AstRole(project_dir)
     if "--no-preload" not in flags:

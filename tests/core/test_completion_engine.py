@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -248,3 +249,48 @@ async def test_complete_before_start_is_an_error() -> None:
     engine = CompletionEngine()
     with pytest.raises(RuntimeError):
         await engine.complete("x", 1)
+
+
+async def test_a_keystroke_extending_the_word_reuses_the_previous_answer(
+    engine: CompletionEngine,
+) -> None:
+    base_code = "import math\nvalue = 2\nmath."
+    base = await complete_at_end(engine, base_code)
+    before = engine.stats["derived"]
+    typed = await complete_at_end(engine, base_code + "Co")
+    assert engine.stats["derived"] == before + 1
+    assert typed.from_ == base.from_ == len(base_code)
+    # Jedi's list for `math.`, filtered the way Jedi filters (a prefix, ignoring case).
+    assert labels(typed) == [label for label in labels(base) if label.lower().startswith("co")]
+    assert {"comb", "copysign", "cos", "cosh"} <= set(labels(typed))
+    assert typed.symbols == base.symbols
+    # Anything but word characters typed at the cursor needs Jedi again.
+    dotted = await complete_at_end(engine, base_code + "pi.")
+    assert engine.stats["derived"] == before + 1
+    assert "is_integer" in labels(dotted)
+
+
+async def test_a_fast_keystroke_waits_for_the_running_answer(engine: CompletionEngine) -> None:
+    code = "import os\nos.path."
+    before = engine.stats["derived"]
+    first, second = await asyncio.gather(
+        complete_at_end(engine, code), complete_at_end(engine, code + "jo")
+    )
+    assert engine.stats["derived"] == before + 1
+    assert labels(second) == ["join"]
+    assert "join" in labels(first)
+
+
+async def test_logs_carry_timings_never_code(
+    engine: CompletionEngine, impatient: CompletionEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = "zq_private_marker_7731"
+    code = f"{marker} = 'secret text'\n{marker}."
+    with caplog.at_level(logging.DEBUG, logger="pairpad.completion"):
+        await complete_at_end(engine, code)
+        await complete_at_end(engine, code)  # the cached answer
+        await complete_at_end(impatient, code + "x")  # the AST answer
+    assert caplog.records
+    for record in caplog.records:
+        assert marker not in record.getMessage()
+        assert "secret text" not in record.getMessage()
