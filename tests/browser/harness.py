@@ -162,8 +162,9 @@ class SocketLink:
     async def cut(self) -> None:
         self.up = False
         open_routes, self.open = self.open, []
-        for page_side, server_side in open_routes:
-            await server_side.close()
+        for page_side, _server_side in open_routes:
+            # The page side first, so the page never writes into a socket already closed
+            # under it; closing one side closes the other.
             await page_side.close(code=4000, reason="link cut")
 
     def restore(self) -> None:
