@@ -76,12 +76,14 @@ class Room {
     window.addEventListener("beforeunload", (event) => {
       if (this.view && !this.fatal && this.sync.unconfirmedCount > 0) event.preventDefault();
     });
-    // The room's name is not in `init`: ask REST, for the title and the download's file name.
+  }
+
+  // The room's name is not in `init`: ask REST once the room is known to exist, for the
+  // title and the download's file name.
+  fetchRoomName() {
     getRoom(this.roomId).then(
       (room) => this.setRoomName(room.name),
-      (err) => {
-        if (!(err instanceof ApiError && err.status === 404)) console.warn("pairpad: room details unavailable", err.message);
-      },
+      (err) => console.warn("pairpad: room details unavailable", err.message),
     );
   }
 
@@ -226,6 +228,7 @@ class Room {
       this.editorHost.querySelector(".loading")?.remove();
       this.sync.attach(this.view);
       this.view.focus();
+      this.fetchRoomName();
     }
     this.selfColor = msg.color;
     this.people.reset(msg.participants, { clientId: this.clientId, name: this.name, color: msg.color, cursor: null });

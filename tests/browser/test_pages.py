@@ -66,6 +66,7 @@ async def test_an_unknown_room_says_so_and_leads_back(server: LiveServer, browse
     try:
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         await page.goto(server.url + "/r/NoSuchRoomAtAll123?name=Dora")
         card = page.locator(".fatal")
         await expect(card).to_contain_text("Room not found", timeout=WAIT_MS)
