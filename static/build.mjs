@@ -1,7 +1,7 @@
 // Builds the web editor into static/dist/, which the server serves: index.html at `/` and
 // `/r/{roomId}`, every file of dist/ under `/assets/` (so index.html uses absolute /assets/ paths).
 import { build } from "esbuild";
-import { cp, mkdir, readdir, rm } from "node:fs/promises";
+import { cp, mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -23,13 +23,4 @@ await build({
 });
 await cp(join(here, "index.html"), join(dist, "index.html"));
 await cp(join(here, "public"), dist, { recursive: true });
-
-// The same assets once more in dist/assets/: the serving contract mounts dist/ itself on
-// /assets/, but a server that mounts dist/assets/ there (server/app.py did at first) must not
-// leave the page without its script. Drop this mirror once the server serves dist/ as agreed.
-const assets = join(dist, "assets");
-await mkdir(assets);
-for (const name of await readdir(dist)) {
-  if (name !== "assets" && name !== "index.html") await cp(join(dist, name), join(assets, name));
-}
 console.log("editor built into static/dist/");
