@@ -31,6 +31,7 @@ from server.logs import RequestLog
 from server.metrics import Metrics
 from server.services import Completer, Runner, Services
 from server.store import Store
+from server.warming import WarmingCompleter
 from server.ws import websocket_endpoint
 
 log = logging.getLogger("pairpad")
@@ -96,8 +97,8 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         runner: Runner = execution or ExecutionService(
             execution_limits(settings), max_concurrent=settings.run_concurrency,
             max_queue=settings.run_queue)
-        completer: Completer = completion or CompletionEngine(
-            deadline_s=settings.completion_deadline_ms / 1000)
+        completer: Completer = completion or WarmingCompleter(CompletionEngine(
+            deadline_s=settings.completion_deadline_ms / 1000))
         await asyncio.gather(runner.start(), completer.start())
         hub = Hub(Services(settings, store, runner, completer, metrics))
         app.state.hub = hub

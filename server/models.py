@@ -148,6 +148,7 @@ class Health(Wire):
     connections: int
     runs_running: int
     runs_queued: int
+    completion: Literal["ready", "warming"]
 
 
 class ErrorDetail(BaseModel):

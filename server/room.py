@@ -281,16 +281,16 @@ class Room:
         finished_at = now_iso()
         finished = {**result, "runId": run.run_id, "version": run.version,
                     "clientId": run.client_id, "name": run.name, "finishedAt": finished_at}
+        try:  # stored before anyone is told, like every update (guarantee 2)
+            await self.services.store.save_run(self.room_id, run.run_id, finished_at, finished)
+        except Exception:
+            log.exception("event=run.save_failed room=%s run=%s", self.room_id, run.run_id)
         self.last_run = finished
         self.run = None
         self._broadcast({"type": "execution_result", **finished})
         self.services.metrics.runs.labels(str(result["status"])).inc()
         log.info("event=run.end room=%s run=%s status=%s ms=%s", self.room_id, run.run_id,
                  result["status"], result["durationMs"])
-        try:
-            await self.services.store.save_run(self.room_id, run.run_id, finished_at, finished)
-        except Exception:
-            log.exception("event=run.save_failed room=%s run=%s", self.room_id, run.run_id)
 
     def stop_run(self, run_id: str) -> None:
         if self.run is None or self.run.run_id != run_id:

@@ -89,10 +89,12 @@ async def execute(request: Request) -> Response:
 async def health(request: Request) -> Response:
     hub = hub_of(request)
     execution = hub.services.execution
+    completion = hub.services.completion
     return JSONResponse({
         "status": "ok", "roomsLoaded": len(hub.rooms),
         "connections": sum(len(r.connections) for r in hub.rooms.values()),
         "runsRunning": execution.running, "runsQueued": execution.queued,
+        "completion": "warming" if getattr(completion, "ready", True) is False else "ready",
     })
 
 

@@ -21,6 +21,8 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     db = tmp_path_factory.mktemp("real") / "real.sqlite"
     settings = Settings(db=str(db), max_code_length=5000, run_timeout_seconds=5)
     with TestClient(create_app(settings)) as client:
+        completion = client.app.state.hub.services.completion  # type: ignore[attr-defined]
+        assert client.portal.call(completion.wait_ready)  # type: ignore[union-attr]
         yield client
 
 

@@ -1,0 +1,65 @@
+"""Serve at once while Jedi warms up.
+
+The completion engine preloads Jedi's view of the standard library before its first answer,
+which takes seconds (tens of seconds on a loaded machine). Collaboration must not wait for
+that: the server starts the engine in the background and, until it is ready, answers with
+the engine's own AST fallback (the same answer it gives when Jedi misses its deadline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from editor_core.completion import Completion
+from editor_core.completion.fallback import ast_completion
+from server.services import Completer
+
+log = logging.getLogger("pairpad.completion")
+
+
+class WarmingCompleter:
+    def __init__(self, engine: Completer) -> None:
+        self.engine = engine
+        self._starting: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        task = self._starting
+        return task is not None and task.done() and not task.cancelled() \
+            and task.exception() is None
+
+    async def wait_ready(self) -> bool:
+        """Wait until the engine has started (or failed to); True when it is ready."""
+        if self._starting is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._starting)
+        return self.ready
+
+    async def start(self) -> None:
+        self._starting = asyncio.create_task(self._start(), name="completion-start")
+
+    async def _start(self) -> None:
+        started = asyncio.get_running_loop().time()
+        try:
+            await self.engine.start()
+        except Exception:
+            log.exception("event=completion.start_failed (AST answers only)")
+            raise
+        log.info("event=completion.ready ms=%.0f",
+                 (asyncio.get_running_loop().time() - started) * 1000)
+
+    async def close(self) -> None:
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+        if self._starting is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._starting
+        await self.engine.close()
+
+    async def complete(self, code: str, position: int, *,
+                       key: str | None = None) -> Completion | None:
+        if self.ready:
+            return await self.engine.complete(code, position, key=key)
+        return ast_completion(code, position)  # ValueError for a bad position, as the engine
