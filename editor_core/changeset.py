@@ -232,6 +232,61 @@ def _map_set(
             raise _mismatch()
 
 
+def _single(sections: Sections) -> tuple[int, int, int] | None:
+    """`(start, deleted, inserted)` when `sections` are one changed range with at most one
+    non-empty kept range on each side (what typing makes); otherwise None."""
+    n = len(sections)
+    if n == 6:
+        start, keep1, deleted, ins, end, keep2 = sections
+        if keep1 < 0 and keep2 < 0 and ins >= 0 and start and end and (deleted or ins):
+            return start, deleted, ins
+    elif n == 4:
+        first, ins1, second, ins2 = sections
+        if ins1 < 0 and ins2 >= 0 and first and (second or ins2):
+            return first, second, ins2
+        if ins1 >= 0 and ins2 < 0 and second and (first or ins1):
+            return 0, first, ins1
+    elif n == 2:
+        deleted, ins = sections
+        if ins >= 0 and (deleted or ins):
+            return 0, deleted, ins
+    return None
+
+
+def _map_single(set_a: ChangeDesc, set_b: ChangeDesc, before: bool) -> tuple[Sections, int] | None:
+    """`_map_set` in O(1) where both changes are one range (`_single`) and the two ranges do
+    not touch, or both are insertions at one place (ordered by `before`): `set_a`'s range moves
+    by what `set_b` did before it. Returns the sections and the start of the mapped range, or
+    None where the general walk must decide (touching or overlapping ranges, other shapes).
+
+    Law: when not None, the sections equal `_map_set(set_a, set_b, before, ...)`'s.
+    """
+    shape_a = _single(set_a._sections)
+    if shape_a is None or set_a._length != set_b._length:
+        return None
+    shape_b = _single(set_b._sections)
+    if shape_b is None:
+        return None
+    start_a, deleted_a, ins_a = shape_a
+    start_b, deleted_b, ins_b = shape_b
+    if start_b + deleted_b < start_a or (
+        not before and start_a == start_b and not deleted_a and not deleted_b
+    ):
+        start = start_a - deleted_b + ins_b  # B's range is before A's
+    elif start_a + deleted_a < start_b or (
+        before and start_a == start_b and not deleted_a and not deleted_b
+    ):
+        start = start_a  # B's range is after A's
+    else:
+        return None
+    end = set_b._new_length - start - deleted_a
+    sections = [start, _KEEP, deleted_a, ins_a] if start else [deleted_a, ins_a]
+    if end:
+        sections.append(end)
+        sections.append(_KEEP)
+    return sections, start
+
+
 def _compose_sets(
     set_a: ChangeDesc, set_b: ChangeDesc, mk_set: bool
 ) -> tuple[Sections, list[str] | None]:
@@ -338,6 +393,13 @@ class ChangeDesc:
             raise _mismatch()
         if other.empty:
             return self
+        fast = _map_single(self, other, before)
+        if fast is not None:
+            desc = ChangeDesc.__new__(ChangeDesc)
+            desc._sections = fast[0]
+            desc._length = other._new_length
+            desc._new_length = other._new_length - self._length + self._new_length
+            return desc
         return ChangeDesc(_map_set(self, other, before, mk_set=False)[0])
 
     def map_pos(self, pos: int, assoc: int = -1) -> int:
@@ -587,6 +649,19 @@ class ChangeSet(ChangeDesc):
         return self._mapped(other, before)
 
     def _mapped(self, other: ChangeDesc, before: bool) -> ChangeSet:
+        fast = _map_single(self, other, before)
+        if fast is not None:
+            # Built without `__init__`: the lengths follow from the inputs' (the mapped range
+            # keeps its deleted and inserted lengths), and the text is this change's one text.
+            sections, start = fast
+            index = 1 if self._sections[1] < 0 else 0
+            text = self._inserted[index] if index < len(self._inserted) else ""
+            mapped = ChangeSet.__new__(ChangeSet)
+            mapped._sections = sections
+            mapped._inserted = ([text] if not start else ["", text]) if text else []
+            mapped._length = other._new_length
+            mapped._new_length = other._new_length - self._length + self._new_length
+            return mapped
         sections, inserted = _map_set(self, other, before, mk_set=True)
         assert inserted is not None
         return ChangeSet(sections, inserted)
