@@ -287,6 +287,7 @@ class CompletionEngine:
         self._lanes: dict[Role, _Lane] = {"jedi": _Lane(self, "jedi"), "ast": _Lane(self, "ast")}
         self._project_dir: str | None = None
         self._started = False
+        self._starting = False
         self._next_id = 0
         # Counters for tests, metrics and the benchmark.
         self.stats: dict[str, int] = {
@@ -301,19 +302,25 @@ class CompletionEngine:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Spawn both workers; returns when they have preloaded and dropped privileges."""
-        if self._started:
+        """Spawn both workers; returns when they have preloaded and dropped privileges
+        (seconds: the preload runs Jedi on common modules). Requests made meanwhile get the
+        AST answer, so a server may run this in the background."""
+        if self._started or self._starting:
             return
-        # An empty directory as Jedi's project root: nothing in it to find.
-        self._project_dir = tempfile.mkdtemp(prefix="pairpad-jedi-")
+        self._starting = True
         try:
-            await asyncio.gather(*(lane.spawn() for lane in self._lanes.values()))
-        except BaseException:
-            await self.close()
-            raise
-        for lane in self._lanes.values():
-            lane.dispatcher = asyncio.create_task(lane.dispatch())
-        self._started = True
+            # An empty directory as Jedi's project root: nothing in it to find.
+            self._project_dir = tempfile.mkdtemp(prefix="pairpad-jedi-")
+            try:
+                await asyncio.gather(*(lane.spawn() for lane in self._lanes.values()))
+            except BaseException:
+                await self.close()
+                raise
+            for lane in self._lanes.values():
+                lane.dispatcher = asyncio.create_task(lane.dispatch())
+            self._started = True
+        finally:
+            self._starting = False
 
     async def close(self) -> None:
         """Stop both workers (no process outlives this); pending requests return None."""
@@ -361,7 +368,10 @@ class CompletionEngine:
         """
         _check_position(code, position)
         if not self._started:
-            raise RuntimeError("CompletionEngine is not started")
+            if not self._starting:
+                raise RuntimeError("CompletionEngine is not started")
+            self.stats["ast"] += 1
+            return await self._local_answer(code, position)
         loop = asyncio.get_running_loop()
         started = loop.time()
         self.stats["requests"] += 1
@@ -517,11 +527,15 @@ class CompletionEngine:
         if phase1 is not None:
             suggestions = ast_suggestions(phase1.symbols, phase1.cursor)
             return Completion(phase1.cursor.from_, suggestions, phase1.symbols)
-        # Neither worker got to it (respawning, jammed): parse here, in a thread, if the
-        # document is small; else builtins and keywords only, without symbols.
-        if len(job.code) <= _LOCAL_PARSE_LIMIT:
-            return await asyncio.to_thread(ast_completion, job.code, job.position)
-        return await asyncio.to_thread(bare_completion, job.code, job.position)
+        # Neither worker got to it (respawning, jammed).
+        return await self._local_answer(job.code, job.position)
+
+    async def _local_answer(self, code: str, position: int) -> Completion:
+        """The AST answer computed here, in a thread, if the document is small; else builtins
+        and keywords only, without symbols (a long parse would hold the GIL)."""
+        if len(code) <= _LOCAL_PARSE_LIMIT:
+            return await asyncio.to_thread(ast_completion, code, position)
+        return await asyncio.to_thread(bare_completion, code, position)
 
     def _log(self, started: float, source: str) -> None:
         # Timings only: never the code.

@@ -247,8 +247,23 @@ async def test_hard_limit_kills_and_respawns_the_worker() -> None:
 
 async def test_complete_before_start_is_an_error() -> None:
     engine = CompletionEngine()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="not started"):
         await engine.complete("x", 1)
+
+
+async def test_requests_while_starting_get_the_ast_answer() -> None:
+    engine = CompletionEngine(preload=False)
+    starting = asyncio.create_task(engine.start())
+    await asyncio.sleep(0)  # let start() begin: one turn of the loop, no timing involved
+    try:
+        code = "total_count = 1\ntotal_"
+        completion = await complete_at_end(engine, code)
+        assert [(s.label, s.source) for s in completion.suggestions] == [("total_count", "ast")]
+        await starting
+        assert labels(await complete_at_end(engine, "import math\nmath.sq")) == ["sqrt"]
+    finally:
+        await starting
+        await engine.close()
 
 
 async def test_a_keystroke_extending_the_word_reuses_the_previous_answer(
