@@ -232,43 +232,55 @@ def _map_set(
             raise _mismatch()
 
 
-def _single(sections: Sections) -> tuple[int, int, int] | None:
-    """`(start, deleted, inserted)` when `sections` are one changed range with at most one
-    non-empty kept range on each side (what typing makes); otherwise None."""
+# One changed range, as typing makes: `(start, deleted, inserted, length, text)`, i.e. keep
+# `start` units, replace `deleted` units with `inserted` units (`text`, "" in a `ChangeDesc`),
+# keep the rest of a `length`-unit document. The fast path of `map` works on these.
+_Range = tuple[int, int, int, int, str]
+
+
+def _range_of(change: ChangeDesc) -> _Range | None:
+    """`change` as a `_Range` when its sections are one changed range with at most one
+    non-empty kept range on each side (exactly what `_range_sections` rebuilds); else None."""
+    sections = change._sections
     n = len(sections)
     if n == 6:
         start, keep1, deleted, ins, end, keep2 = sections
-        if keep1 < 0 and keep2 < 0 and ins >= 0 and start and end and (deleted or ins):
-            return start, deleted, ins
+        if not (keep1 < 0 and keep2 < 0 and ins >= 0 and start and end and (deleted or ins)):
+            return None
+        index = 1
     elif n == 4:
         first, ins1, second, ins2 = sections
         if ins1 < 0 and ins2 >= 0 and first and (second or ins2):
-            return first, second, ins2
-        if ins1 >= 0 and ins2 < 0 and second and (first or ins1):
-            return 0, first, ins1
+            start, deleted, ins, index = first, second, ins2, 1
+        elif ins1 >= 0 and ins2 < 0 and second and (first or ins1):
+            start, deleted, ins, index = 0, first, ins1, 0
+        else:
+            return None
     elif n == 2:
         deleted, ins = sections
-        if ins >= 0 and (deleted or ins):
-            return 0, deleted, ins
-    return None
+        if ins < 0 or not (deleted or ins):
+            return None
+        start = index = 0
+    else:
+        return None
+    text = ""
+    if isinstance(change, ChangeSet) and index < len(change._inserted):
+        text = change._inserted[index]
+    return start, deleted, ins, change._length, text
 
 
-def _map_single(set_a: ChangeDesc, set_b: ChangeDesc, before: bool) -> tuple[Sections, int] | None:
-    """`_map_set` in O(1) where both changes are one range (`_single`) and the two ranges do
-    not touch, or both are insertions at one place (ordered by `before`): `set_a`'s range moves
-    by what `set_b` did before it. Returns the sections and the start of the mapped range, or
-    None where the general walk must decide (touching or overlapping ranges, other shapes).
+def _map_range(range_a: _Range, range_b: _Range, before: bool) -> _Range | None:
+    """`_map_set` in O(1) where the two ranges do not touch, or both are insertions at one
+    place (ordered by `before`): A's range moves by what B did before it, its lengths and text
+    stay. None where the general walk must decide (touching or overlapping ranges).
 
-    Law: when not None, the sections equal `_map_set(set_a, set_b, before, ...)`'s.
+    Law: when not None, `_range_sections` of it equals the sections of `_map_set(a, b, before)`
+    (tests/core/test_changeset_fastpath.py, exhaustively on small documents).
     """
-    shape_a = _single(set_a._sections)
-    if shape_a is None or set_a._length != set_b._length:
+    start_a, deleted_a, ins_a, length, text = range_a
+    start_b, deleted_b, ins_b, length_b, _ = range_b
+    if length != length_b:
         return None
-    shape_b = _single(set_b._sections)
-    if shape_b is None:
-        return None
-    start_a, deleted_a, ins_a = shape_a
-    start_b, deleted_b, ins_b = shape_b
     if start_b + deleted_b < start_a or (
         not before and start_a == start_b and not deleted_a and not deleted_b
     ):
@@ -279,12 +291,103 @@ def _map_single(set_a: ChangeDesc, set_b: ChangeDesc, before: bool) -> tuple[Sec
         start = start_a  # B's range is after A's
     else:
         return None
-    end = set_b._new_length - start - deleted_a
-    sections = [start, _KEEP, deleted_a, ins_a] if start else [deleted_a, ins_a]
+    return start, deleted_a, ins_a, length - deleted_b + ins_b, text
+
+
+def _range_sections(change: _Range) -> Sections:
+    start, deleted, ins, length, _ = change
+    end = length - start - deleted
+    sections = [start, _KEEP, deleted, ins] if start else [deleted, ins]
     if end:
         sections.append(end)
         sections.append(_KEEP)
-    return sections, start
+    return sections
+
+
+def _range_set(change: _Range) -> ChangeSet:
+    """The `ChangeSet` of a `_Range`, as `_map_set` would build it, without re-validation."""
+    start, deleted, ins, length, text = change
+    result = ChangeSet.__new__(ChangeSet)
+    result._sections = _range_sections(change)
+    result._inserted = ([text] if not start else ["", text]) if text else []
+    result._length = length
+    result._new_length = length - deleted + ins
+    return result
+
+
+def _map_single(set_a: ChangeDesc, set_b: ChangeDesc, before: bool) -> Sections | None:
+    """The sections of `_map_set(set_a, set_b, before)` by `_map_range`, or None where that
+    does not apply."""
+    range_a = _range_of(set_a)
+    range_b = _range_of(set_b) if range_a is not None else None
+    if range_a is None or range_b is None:
+        return None
+    mapped = _map_range(range_a, range_b, before)
+    return None if mapped is None else _range_sections(mapped)
+
+
+def _map_stepwise(
+    changes: Sequence[ChangeSet], steps: Sequence[ChangeSet | None]
+) -> list[ChangeSet]:
+    """The core of `authority.rebase_stepwise`: for each step in turn, `None` drops the first
+    of the remaining `changes` (it was accepted); a change maps the remaining ones over it as
+    collab's `rebaseUpdates` over one update does (`c.map(over)`, then
+    `over = over.map_desc(c, before=True)` for the next one). Returns the remaining changes.
+
+    Law: equals doing exactly those `map` / `map_desc` calls. One-range changes are kept as
+    `_Range`s between steps (O(1) per map, no objects) and built once at the end.
+    """
+    sets: list[ChangeSet | None] = list(changes)
+    ranges = [_range_of(change) for change in changes]
+    first = 0
+    for step in steps:
+        if step is None:
+            first += 1
+            continue
+        over: ChangeSet | None = step
+        over_range = _range_of(step)
+        last = len(sets) - 1
+        for j in range(first, len(sets)):
+            mine = ranges[j]
+            mapped = None
+            if mine is not None and over_range is not None:
+                mapped = _map_range(mine, over_range, False)
+            if mapped is not None and over_range is not None:
+                ranges[j] = mapped
+                sets[j] = None
+                if j < last:
+                    assert mine is not None
+                    over_back = _map_range(over_range, mine, True)
+                    if over_back is not None:
+                        over, over_range = None, over_back
+                        continue
+                    # Not reached: `_map_range` applies both ways or neither. Kept so that
+                    # this loop never depends on that.
+                    over = _range_set(over_range).map_desc(_range_set(mine), before=True)
+                    over_range = _range_of(over)
+                continue
+            mine_set = sets[j]
+            if mine_set is None:
+                assert mine is not None
+                mine_set = _range_set(mine)
+            if over is None:
+                assert over_range is not None
+                over = _range_set(over_range)
+            result = mine_set.map(over)
+            sets[j] = result
+            ranges[j] = _range_of(result)
+            if j < last:
+                over = over.map_desc(mine_set, before=True)
+                over_range = _range_of(over)
+    result_sets = []
+    for j in range(first, len(sets)):
+        change = sets[j]
+        if change is None:
+            change_range = ranges[j]
+            assert change_range is not None
+            change = _range_set(change_range)
+        result_sets.append(change)
+    return result_sets
 
 
 def _compose_sets(
@@ -393,10 +496,10 @@ class ChangeDesc:
             raise _mismatch()
         if other.empty:
             return self
-        fast = _map_single(self, other, before)
-        if fast is not None:
-            desc = ChangeDesc.__new__(ChangeDesc)
-            desc._sections = fast[0]
+        sections = _map_single(self, other, before)
+        if sections is not None:
+            desc = ChangeDesc.__new__(ChangeDesc)  # lengths follow from the inputs'
+            desc._sections = sections
             desc._length = other._new_length
             desc._new_length = other._new_length - self._length + self._new_length
             return desc
@@ -649,19 +752,12 @@ class ChangeSet(ChangeDesc):
         return self._mapped(other, before)
 
     def _mapped(self, other: ChangeDesc, before: bool) -> ChangeSet:
-        fast = _map_single(self, other, before)
-        if fast is not None:
-            # Built without `__init__`: the lengths follow from the inputs' (the mapped range
-            # keeps its deleted and inserted lengths), and the text is this change's one text.
-            sections, start = fast
-            index = 1 if self._sections[1] < 0 else 0
-            text = self._inserted[index] if index < len(self._inserted) else ""
-            mapped = ChangeSet.__new__(ChangeSet)
-            mapped._sections = sections
-            mapped._inserted = ([text] if not start else ["", text]) if text else []
-            mapped._length = other._new_length
-            mapped._new_length = other._new_length - self._length + self._new_length
-            return mapped
+        range_self = _range_of(self)
+        range_other = _range_of(other) if range_self is not None else None
+        if range_self is not None and range_other is not None:
+            mapped = _map_range(range_self, range_other, before)
+            if mapped is not None:
+                return _range_set(mapped)
         sections, inserted = _map_set(self, other, before, mk_set=True)
         assert inserted is not None
         return ChangeSet(sections, inserted)

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from editor_core.authority import Update, rebase_stepwise
 from editor_core.changeset import ChangeDesc, ChangeSet, _map_set, _map_single
-from tests.core.random_changes import doc_and_changes
+from tests.core.random_changes import Pick, change_chain, doc_and_changes, random_change
 
 PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -47,7 +48,7 @@ def assert_same_as_general(a: ChangeSet, b: ChangeSet, before: bool) -> None:
         assert state(desc) == state(general_map_desc(a.desc, b.desc, before))
     fast = _map_single(a, b, before)
     if fast is not None:
-        assert fast[0] == expected._sections
+        assert fast == expected._sections
 
 
 def one_range_changes(length: int) -> list[ChangeSet]:
@@ -109,3 +110,48 @@ def test_fast_path_results_map_on_like_general_ones(
     assert state(mapped.map_desc(over, before)) == state(
         general_map(general_map(a, b, before), general_map(c, b, not before), before)
     )
+
+
+def rebase_stepwise_reference(updates: list[Update], over: list[Update]) -> list[Update]:
+    """`rebase_stepwise` as its law states it (`rebase_updates` over one update at a time),
+    with every map done by the general walk."""
+    pending = list(updates)
+    for update in over:
+        if not pending:
+            break
+        if pending[0].client_id == update.client_id:
+            pending = pending[1:]
+            continue
+        changes: ChangeSet = update.changes
+        rebased = []
+        for mine in pending:
+            mapped = mine.changes if changes.empty else general_map(mine.changes, changes, False)
+            rebased.append(Update(mine.client_id, mapped))
+            changes = general_map(changes, mine.changes, True)
+        pending = rebased
+    return pending
+
+
+@PROPERTY
+@given(st.data(), st.integers(1, 4), st.integers(0, 6), st.booleans())
+def test_rebase_stepwise_equals_one_rebase_updates_per_update(
+    data: st.DataObject, own: int, others: int, resent: bool
+) -> None:
+    # A push of `own` chained changes over `others` changes accepted since (by two other
+    # clients), after the push's own first change when `resent` (a push sent again).
+    pick: Pick = lambda lo, hi: data.draw(st.integers(lo, hi))  # noqa: E731
+    doc, pushed = data.draw(change_chain(count=own))
+    text = pushed[0].apply(doc) if resent else doc
+    over = [Update("me", pushed[0])] if resent else []
+    for index in range(others):
+        # Mostly one-range changes (typing), sometimes several ranges.
+        change = random_change(pick, text, max_edits=pick(1, 2) if index % 3 else 3)
+        over.append(Update(f"other{index % 2}", change))
+        text = change.apply(text)
+    updates = [Update("me", change) for change in pushed]
+    expected = rebase_stepwise_reference(updates, over)
+    assert rebase_stepwise(updates, over) == expected
+    assert rebase_stepwise(updates, over) == rebase_stepwise_reference(updates, over)
+    assert [state(update.changes) for update in rebase_stepwise(updates, over)] == [
+        state(general) for general in (update.changes for update in expected)
+    ]
