@@ -109,10 +109,14 @@ class Store:
     @classmethod
     async def open(cls, path: str, *, keyframe_interval: int = 200, history: int = 10_000) -> Store:
         conn = await aiosqlite.connect(path, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        await _migrate(conn)
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await _migrate(conn)
+        except BaseException:
+            await conn.close()
+            raise
         return cls(conn, keyframe_interval, history)
 
     async def close(self) -> None:
@@ -157,17 +161,18 @@ class Store:
     async def _commit(self, writes: list[_Write]) -> None:
         if not writes:
             return
+        # Every write of the same statement goes as one executemany (one hop to the SQLite
+        # thread), statements in the order they first appear. Safe because a batch never
+        # holds a statement that must run between two writes of another: inserted updates
+        # are newer than any prune in the batch, the room row takes its last values, and a
+        # deleted room gets no later writes (the hub forgets it first).
+        grouped: dict[str, list[Sequence[Any]]] = {}
+        for write in writes:
+            grouped.setdefault(write.sql, []).append(write.params)
         await self._conn.execute("BEGIN IMMEDIATE")
         try:
-            # Consecutive writes of the same statement go as one executemany: one thread hop.
-            start = 0
-            while start < len(writes):
-                end = start
-                while end < len(writes) and writes[end].sql == writes[start].sql:
-                    end += 1
-                params = [w.params for w in writes[start:end]]
-                await self._conn.executemany(writes[start].sql, params)
-                start = end
+            for sql, params in grouped.items():
+                await self._conn.executemany(sql, params)
             await self._conn.execute("COMMIT")
         except BaseException:
             await self._conn.execute("ROLLBACK")
