@@ -270,12 +270,16 @@ class CompletionEngine:
         preload: bool = True,
         cache_size: int = 256,
         start_timeout_s: float = 120.0,
+        max_jedi_chars: int = 150_000,
     ) -> None:
         self.deadline_s = deadline_s
         self.hard_limit_s = hard_limit_s
         self._preload = preload
         self._cache_size = cache_size
         self._start_timeout_s = start_timeout_s
+        # Longer documents get the AST answer only: Jedi would run into the hard limit on
+        # them again and again, and every kill costs a respawn with its preload.
+        self._max_jedi_chars = max_jedi_chars
         self._cache: OrderedDict[tuple[str, int], Completion] = OrderedDict()
         # AST answers given while Jedi's job for the same request still runs.
         self._provisional: OrderedDict[tuple[str, int], Completion] = OrderedDict()
@@ -562,8 +566,12 @@ class CompletionEngine:
             )
             self._jobs[(code, position)] = job
             self._recent.append(job)
-            for lane in self._lanes.values():
-                lane.queue.put_nowait(job)
+            if len(code) > self._max_jedi_chars:
+                job.jedi.set_result(None)
+                self._lanes["ast"].queue.put_nowait(job)
+            else:
+                for lane in self._lanes.values():
+                    lane.queue.put_nowait(job)
         return job
 
     def _combine(self, job: _Job) -> None:

@@ -309,3 +309,18 @@ async def test_logs_carry_timings_never_code(
     for record in caplog.records:
         assert marker not in record.getMessage()
         assert "secret text" not in record.getMessage()
+
+
+async def test_documents_over_the_jedi_size_limit_get_the_ast_answer() -> None:
+    engine = CompletionEngine(deadline_s=120.0, preload=False, max_jedi_chars=20)
+    await engine.start()
+    try:
+        code = "import math\nradius = 2\nmath.sq"  # 31 characters
+        completion = await complete_at_end(engine, code)
+        assert completion.suggestions == []  # after a dot: only Jedi knows attributes
+        assert completion.symbols.imports == ["math"]
+        typed = await complete_at_end(engine, "import math\nradius = 2\nrad")
+        assert [(s.label, s.source) for s in typed.suggestions] == [("radius", "ast")]
+        assert engine.stats["jedi"] == 0
+    finally:
+        await engine.close()
