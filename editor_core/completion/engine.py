@@ -1,15 +1,16 @@
 """The autocomplete engine: Jedi and the AST symbols in two worker processes.
 
 `complete()` never blocks the event loop on Jedi or on a parse. Each request becomes one job
-per (code, position), queued to two lanes, each one worker process
-(`editor_core.completion.worker`): the "ast" lane answers the symbols at the cursor (a parse,
-milliseconds), the "jedi" lane Jedi's completions (inference, sometimes slow). They run in
-parallel. The caller gets the Jedi answer if it comes within `deadline_s`, else the AST answer
-(symbols filtered by the typed word, builtins, keywords); Jedi's late answer still fills the
-cache. A worker that runs one job past `hard_limit_s` is killed and respawned.
+per (code, position), queued to two lanes (`lane.py`), each one worker process (`worker.py`):
+the "ast" lane answers the symbols at the cursor (a parse, milliseconds), the "jedi" lane
+Jedi's completions (inference, sometimes slow). They run in parallel. The caller gets the Jedi
+answer if it comes within `deadline_s`, else the AST answer (symbols filtered by the typed
+word, builtins, keywords); Jedi's late answer still fills the cache. A worker that runs one
+job past `hard_limit_s` is killed and respawned.
 
 Per requester `key`, only the newest request is wanted: when a newer one arrives, the older
-returns None at once, and a job nobody waits for any more is not sent to a worker.
+returns None at once, and a job nobody waits for any more is not sent to a worker. A keystroke
+that only extends the word at the cursor is answered from the previous keystroke's Jedi list.
 """
 
 from __future__ import annotations
@@ -18,40 +19,24 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import shutil
-import sys
 import tempfile
-import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import editor_core
 from editor_core.completion.fallback import (
-    Cursor,
     ast_completion,
     ast_suggestions,
     bare_completion,
     cursor_at,
 )
+from editor_core.completion.lane import Job, Lane, Outcome, Role
 from editor_core.completion.model import Completion, Suggestion, Symbols
 
 log = logging.getLogger("pairpad.completion")
 
-Role = Literal["jedi", "ast"]
-Outcome = Literal["jedi", "failed", "bad_position", "dropped"]
-
-# Started with `python -I`: no PYTHON* variables, no user site, no cwd on sys.path.
-_BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from editor_core.completion.worker import main; sys.exit(main(sys.argv[2:]))"
-)
-_PACKAGE_ROOT = str(Path(editor_core.__file__).resolve().parent.parent)
-_LINE_LIMIT = 64 * 1024 * 1024  # one worker message (a completion list) fits easily
-_AST_LIMIT_FACTOR = 5.0
 _PROVISIONAL_SIZE = 64
 _RECENT_SIZE = 8
 _MAX_TYPED = 64  # characters typed since a previous request that an answer can be derived over
@@ -69,194 +54,10 @@ _UNDERIVED = _Underived()
 
 
 @dataclass
-class _Phase1:
-    """The AST lane's answer: what is typed at the cursor and the symbols visible there."""
-
-    cursor: Cursor
-    symbols: Symbols
-
-
-@dataclass
-class _Job:
-    ident: int
-    code: str
-    position: int
-    line: bytes  # the request as sent to both workers, encoded once
-    phase1: asyncio.Future[_Phase1 | None]  # None: the AST lane failed
-    jedi: asyncio.Future[tuple[int, list[list[Any]]] | None]  # None: the Jedi lane failed
-    done: asyncio.Future[tuple[Outcome, Completion | None]]
-    waiters: int = 0
-
-
-@dataclass
 class _Request:
     stale: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-
-
-class _Lane:
-    """One worker process of one role, the queue feeding it, and the task reading it."""
-
-    def __init__(self, engine: CompletionEngine, role: Role) -> None:
-        self.engine = engine
-        self.role = role
-        self.queue: asyncio.Queue[_Job] = asyncio.Queue()
-        self.process: asyncio.subprocess.Process | None = None
-        self.reader: asyncio.Task[None] | None = None
-        # The worker's "ready" message; None if it exited first.
-        self.ready: asyncio.Future[dict[str, Any] | None] | None = None
-        self.inflight: _Job | None = None
-        self.dispatcher: asyncio.Task[None] | None = None
-        self.respawns = 0
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    @property
-    def hard_limit_s(self) -> float:
-        # Jedi's inference can run away on some code; a parse is linear in the document and
-        # only slow on a big new one on a busy machine: killing it would only cost a respawn.
-        limit = self.engine.hard_limit_s
-        return limit if self.role == "jedi" else limit * _AST_LIMIT_FACTOR
-
-    def result_future(self, job: _Job) -> asyncio.Future[Any]:
-        return job.jedi if self.role == "jedi" else job.phase1
-
-    async def spawn(self) -> None:
-        engine = self.engine
-        assert engine._project_dir is not None
-        args = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT, engine._project_dir, self.role]
-        if not engine._preload:
-            args.append("--no-preload")
-        started = time.perf_counter()
-        self.process = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            # The server's environment (tokens, paths) stays out of the worker.
-            env={
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "LC_ALL": "C.UTF-8",
-                "HOME": engine._project_dir,
-            },
-            cwd=engine._project_dir,
-            limit=_LINE_LIMIT,
-        )
-        self.ready = asyncio.get_running_loop().create_future()
-        self.reader = asyncio.create_task(self._read(self.process, self.ready))
-        try:
-            ready = await asyncio.wait_for(asyncio.shield(self.ready), engine._start_timeout_s)
-            if ready is None:
-                raise RuntimeError(f"completion {self.role} worker exited while starting")
-        except BaseException:
-            await self.stop()
-            raise
-        log.info(
-            "completion worker ready role=%s pid=%d startup_ms=%.0f unprivileged=%s",
-            self.role,
-            self.process.pid,
-            (time.perf_counter() - started) * 1000,
-            ready.get("dropped"),
-        )
-
-    async def stop(self) -> None:
-        """Kill the process and wait until it is gone and its pipes are closed."""
-        process, reader = self.process, self.reader
-        self.process, self.reader = None, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        if process.stdin is not None:
-            process.stdin.close()
-        if reader is not None:
-            await reader
-        await process.wait()
-
-    async def respawn(self) -> None:
-        self.respawns += 1
-        await self.stop()
-        await self.spawn()
-
-    async def dispatch(self) -> None:
-        while True:
-            job = await self.queue.get()
-            if job.waiters == 0:
-                # Everyone who asked has gone (superseded, or answered by the fallback).
-                self._settle(job, None)
-                continue
-            try:
-                await self._run(job)
-            except Exception as error:  # logged; the next job respawns the worker
-                log.warning(
-                    "completion worker failed role=%s error=%s", self.role, type(error).__name__
-                )
-                self._settle(job, None)
-                await self.stop()
-
-    async def _run(self, job: _Job) -> None:
-        if self.process is None or self.process.returncode is not None:
-            await self.respawn()
-        assert self.process is not None
-        assert self.process.stdin is not None
-        self.inflight = job
-        self.process.stdin.write(job.line)
-        await self.process.stdin.drain()
-        future = self.result_future(job)
-        limit = self.hard_limit_s
-        done, _ = await asyncio.wait({future}, timeout=limit)
-        self.inflight = None
-        if not done:
-            log.warning(
-                "completion worker over its hard limit role=%s limit_s=%.3f: respawning",
-                self.role,
-                limit,
-            )
-            self._settle(job, None)
-            await self.respawn()
-
-    async def _read(
-        self, process: asyncio.subprocess.Process, ready: asyncio.Future[dict[str, Any] | None]
-    ) -> None:
-        stdout = process.stdout
-        assert stdout is not None
-        try:
-            while raw := await stdout.readline():
-                message = json.loads(raw)
-                if message.get("type") == "ready":
-                    if not ready.done():
-                        ready.set_result(message)
-                    continue
-                job = self.inflight
-                if job is not None and message.get("id") == job.ident:
-                    self._on_answer(job, message)
-                # else: the answer to a job given up on (hard limit): nobody wants it.
-        finally:
-            if not ready.done():
-                ready.set_result(None)
-            job = self.inflight
-            if job is not None and self.process is process:
-                self._settle(job, None)
-
-    def _on_answer(self, job: _Job, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if kind == "error":
-            if message.get("code") == "bad_position":
-                self.engine._finish(job, "bad_position", None)
-            self._settle(job, None)
-        elif kind == "symbols":
-            cursor = Cursor(message["from"], message["prefix"], message["attribute"])
-            self._settle(job, _Phase1(cursor, Symbols.from_wire(message["symbols"])))
-        elif kind == "completions":
-            self._settle(job, (message["from"], message["items"]))
-
-    def _settle(self, job: _Job, value: Any) -> None:
-        future = self.result_future(job)
-        if not future.done():
-            future.set_result(value)
-        self.engine._combine(job)
 
 
 class CompletionEngine:
@@ -283,12 +84,23 @@ class CompletionEngine:
         self._cache: OrderedDict[tuple[str, int], Completion] = OrderedDict()
         # AST answers given while Jedi's job for the same request still runs.
         self._provisional: OrderedDict[tuple[str, int], Completion] = OrderedDict()
-        self._jobs: dict[tuple[str, int], _Job] = {}
+        self._jobs: dict[tuple[str, int], Job] = {}
         # The latest requests (their jobs, or the answers derived from one): the next
         # keystroke's request may only extend the word one of them was completing.
-        self._recent: deque[_Job] = deque(maxlen=_RECENT_SIZE)
+        self._recent: deque[Job] = deque(maxlen=_RECENT_SIZE)
         self._latest: dict[str, _Request] = {}
-        self._lanes: dict[Role, _Lane] = {"jedi": _Lane(self, "jedi"), "ast": _Lane(self, "ast")}
+        roles: tuple[Role, ...] = ("jedi", "ast")
+        self._lanes: dict[Role, Lane] = {
+            role: Lane(
+                role,
+                preload=preload,
+                start_timeout_s=start_timeout_s,
+                hard_limit_s=lambda: self.hard_limit_s,
+                settled=self._combine,
+                refused=lambda job: self._finish(job, "bad_position", None),
+            )
+            for role in roles
+        }
         self._project_dir: str | None = None
         self._started = False
         self._starting = False
@@ -315,6 +127,8 @@ class CompletionEngine:
         try:
             # An empty directory as Jedi's project root: nothing in it to find.
             self._project_dir = tempfile.mkdtemp(prefix="pairpad-jedi-")
+            for lane in self._lanes.values():
+                lane.project_dir = self._project_dir
             try:
                 await asyncio.gather(*(lane.spawn() for lane in self._lanes.values()))
             except BaseException:
@@ -413,7 +227,7 @@ class CompletionEngine:
             if key is not None and self._latest.get(key) is request:
                 del self._latest[key]
 
-    def _typed_on(self, code: str, position: int) -> _Job | None:
+    def _typed_on(self, code: str, position: int) -> Job | None:
         """A recent request that `code` only extends by word characters typed at its cursor
         (the usual next keystroke), or None. ASCII documents only: their offsets are indexes,
         so this check stays a few string comparisons on the event loop."""
@@ -433,7 +247,7 @@ class CompletionEngine:
         return None
 
     async def _derive(
-        self, base: _Job, code: str, position: int, request: _Request, started: float
+        self, base: Job, code: str, position: int, request: _Request, started: float
     ) -> Completion | _Underived | None:
         """The answer for `code` from `base`'s, when only the word at the cursor grew: Jedi's
         list for the shorter word, filtered by the longer one (as Jedi filters: a prefix,
@@ -475,7 +289,7 @@ class CompletionEngine:
         return completion
 
     def _remember_derived(
-        self, code: str, position: int, completion: Completion, base: _Job
+        self, code: str, position: int, completion: Completion, base: Job
     ) -> None:
         # A finished job in all but name, so that the next keystroke can derive from it.
         loop = asyncio.get_running_loop()
@@ -483,13 +297,13 @@ class CompletionEngine:
         done.set_result(("jedi", completion))
         jedi: asyncio.Future[tuple[int, list[list[Any]]] | None] = loop.create_future()
         jedi.set_result(None)
-        job = _Job(0, code, position, b"", base.phase1, jedi, done)
+        job = Job(0, code, position, b"", base.phase1, jedi, done)
         self._recent.append(job)
         self._cache[(code, position)] = completion
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    async def _await(self, job: _Job, request: _Request, started: float) -> Completion | None:
+    async def _await(self, job: Job, request: _Request, started: float) -> Completion | None:
         loop = asyncio.get_running_loop()
         remaining = max(0.0, self.deadline_s - (loop.time() - started))
         awaited: set[asyncio.Future[Any]] = {job.done, request.stale}
@@ -526,7 +340,7 @@ class CompletionEngine:
         self._log(started, "ast")
         return answer
 
-    async def _ast_answer(self, job: _Job) -> Completion:
+    async def _ast_answer(self, job: Job) -> Completion:
         phase1 = job.phase1.result() if job.phase1.done() else None
         if phase1 is not None:
             suggestions = ast_suggestions(phase1.symbols, phase1.cursor)
@@ -549,13 +363,13 @@ class CompletionEngine:
 
     # -- jobs ----------------------------------------------------------------------------
 
-    def _job_for(self, code: str, position: int) -> _Job:
+    def _job_for(self, code: str, position: int) -> Job:
         job = self._jobs.get((code, position))
         if job is None:
             loop = asyncio.get_running_loop()
             self._next_id += 1
             request = {"id": self._next_id, "code": code, "position": position}
-            job = _Job(
+            job = Job(
                 self._next_id,
                 code,
                 position,
@@ -574,7 +388,7 @@ class CompletionEngine:
                     lane.queue.put_nowait(job)
         return job
 
-    def _combine(self, job: _Job) -> None:
+    def _combine(self, job: Job) -> None:
         """Finish `job` once its lanes have answered: Jedi's items with the AST symbols."""
         if job.done.done() or not job.jedi.done():
             return
@@ -593,14 +407,14 @@ class CompletionEngine:
             self._remember(job, completion)
         self._finish(job, "jedi", completion)
 
-    def _remember(self, job: _Job, completion: Completion) -> None:
+    def _remember(self, job: Job, completion: Completion) -> None:
         self._provisional.pop((job.code, job.position), None)
         self._cache[(job.code, job.position)] = completion
         self._cache.move_to_end((job.code, job.position))
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _finish(self, job: _Job, outcome: Outcome, completion: Completion | None) -> None:
+    def _finish(self, job: Job, outcome: Outcome, completion: Completion | None) -> None:
         if self._jobs.get((job.code, job.position)) is job:
             del self._jobs[(job.code, job.position)]
         if not job.done.done():

@@ -6,6 +6,8 @@ are therefore decided by indentation, the way a reader does it, not by the tree:
 every line after its header that starts deeper than the header, until the first line that does
 not. That treats a `def` whose parameter list is still open (an `error_node`) like a finished
 one, and puts the cursor on a blank indented line inside the function it is indented under.
+Blocks away from the cursor are not entered: nothing inside them is visible at the cursor, and
+skipping them is what keeps a 2,000-line document at a few milliseconds.
 
 Units: parso and this module count (1-based line, 0-based code-point column), as Jedi does;
 `symbols_at` takes the wire's UTF-16 offset and converts once (`editor_core.positions`).
@@ -376,17 +378,6 @@ def _is_op(leaf: Any, *values: str) -> bool:
     return leaf.type == "operator" and leaf.value in values
 
 
-def _leaves(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        children = getattr(current, "children", None)
-        if children is None:
-            yield current
-        else:
-            stack.extend(reversed(children))
-
-
 def _own_leaves(node: Any) -> Iterator[Any]:
     """Leaves of an error node, minus nested error nodes (scanned on their own) and real
     definitions (the tree already describes them)."""
@@ -397,14 +388,4 @@ def _own_leaves(node: Any) -> Iterator[Any]:
         if children is None:
             yield current
         elif current.type not in ("error_node", "funcdef", "classdef"):
-            stack.extend(reversed(children))
-
-
-def _nodes(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        children = getattr(current, "children", None)
-        if children is not None:
             stack.extend(reversed(children))
