@@ -201,8 +201,14 @@ async def test_ast_answer_after_a_dot_is_empty(impatient: CompletionEngine) -> N
 
 
 async def test_workers_are_unprivileged_and_gone_after_close() -> None:
-    engine = CompletionEngine(preload=False)
+    # The production start: preload as root, then the privilege drop (the one engine of these
+    # tests that preloads; a few seconds).
+    engine = CompletionEngine(deadline_s=120.0, hard_limit_s=120.0)
     await engine.start()
+    # Library listings still work after the drop, even where the library's directory is
+    # closed to nobody (pyenv under /root): `import collec|` finds `collections`.
+    assert "collections" in labels(await complete_at_end(engine, "import collec"))
+    assert labels(await complete_at_end(engine, "import math\nmath.sq")) == ["sqrt"]
     pids = list(engine.worker_pids.values())
     assert len(pids) == 2
     for pid in pids:
