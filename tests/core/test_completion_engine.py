@@ -330,3 +330,10 @@ async def test_documents_over_the_jedi_size_limit_get_the_ast_answer() -> None:
         assert engine.stats["jedi"] == 0
     finally:
         await engine.close()
+
+
+async def test_ast_answer_counts_utf16_units(impatient: CompletionEngine) -> None:
+    code = f"# {EMOJI}\nlabel_{EMOJI} = 1\nlabel_text = '{EMOJI}'; lab"
+    completion = await complete_at_end(impatient, code)
+    assert completion.from_ == utf16_length(code) - 3
+    assert [s.label for s in completion.suggestions][:1] == ["label_text"]
