@@ -10,7 +10,7 @@ from editor_core.completion import Completion
 from editor_core.execution import ExecutionResult, OutputCallback
 from server.config import Settings
 from server.metrics import Metrics
-from server.store import Store
+from server.store import RoomStore
 
 
 class Runner(Protocol):
@@ -46,7 +46,7 @@ class Completer(Protocol):
 @dataclass
 class Services:
     settings: Settings
-    store: Store
+    store: RoomStore
     execution: Runner
     completion: Completer
     metrics: Metrics

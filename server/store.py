@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -86,6 +86,37 @@ class LoadedRoom:
     keyframe_version: int
     keyframe_text: str
     updates: list[StoredUpdate]  # every update after min(keyframe, version - history)
+
+
+class RoomStore(Protocol):
+    """The persistence seam: everything the rooms and routes ask of storage. `Store` below is
+    the SQLite implementation; a multi-process deployment would put another one here."""
+
+    def append(self, room_id: str, updates: Sequence[StoredUpdate], text: str,
+               code_length: int, updated_at: str) -> asyncio.Future[None]: ...
+
+    async def flush(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create_room(self, record: RoomRecord, text: str) -> None: ...
+
+    async def delete_room(self, room_id: str) -> None: ...
+
+    async def save_run(self, room_id: str, run_id: str, finished_at: str,
+                       result: dict[str, Any]) -> None: ...
+
+    async def get_room(self, room_id: str) -> RoomRecord | None: ...
+
+    async def load_room(self, room_id: str) -> LoadedRoom | None: ...
+
+    async def recent_runs(self, room_id: str, limit: int = ...) -> list[dict[str, Any]]: ...
+
+    async def list_rooms(self, limit: int, offset: int) -> tuple[list[RoomRecord], int]: ...
+
+    async def count_rooms(self) -> int: ...
+
+    async def idle_rooms(self, before: str, limit: int = ...) -> list[str]: ...
 
 
 @dataclass
