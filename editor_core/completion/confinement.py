@@ -12,8 +12,10 @@ These are patches of Jedi 0.20 / parso 0.8 internals, pinned by tests/core/test_
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import shutil
 import sys
 import sysconfig
 from collections.abc import Iterable, Iterator
@@ -150,6 +152,69 @@ def snapshot_library_listings(roots: Iterable[str]) -> int:
 
     functions.iter_module_names = listed
     return len(listings)
+
+
+def stubs_directory(project_dir: str) -> str:
+    """Where `expose_stubs` puts its copy: beside the project, removed with it."""
+    return project_dir + "-stubs"
+
+
+def expose_stubs(target: str) -> bool:
+    """Keep Jedi's bundled stubs readable after the privilege drop. True if copied.
+
+    Jedi reads standard-library modules through the typeshed stubs it ships inside its
+    package. When that package lies under a directory only its owner may enter (a checkout or
+    venv in /root, or in a `mktemp -d` folder), nobody can't read them, and `json.` would
+    complete nothing. Then the stubs are linked (or copied) into `target`, which everyone may
+    read, and Jedi is pointed there. Read-only data that ships with Jedi: nothing of the host.
+    """
+    import jedi.inference.gradual.typeshed as typeshed
+    import jedi.inference.gradual.utils as gradual_utils
+
+    source = typeshed.TYPESHED_PATH.parent  # jedi/third_party: typeshed and django-stubs
+    if _readable_by_others(str(typeshed.TYPESHED_PATH)):
+        return False
+    if not os.path.isdir(target):
+        with contextlib.suppress(FileExistsError):  # a respawned worker made it already
+            shutil.copytree(source, target, copy_function=_link_or_copy)
+    info = os.lstat(target)
+    if info.st_uid != os.getuid() or not os.path.isdir(target) or os.path.islink(target):
+        raise PermissionError(f"{target} is not a directory of ours")  # planted: never trust
+    for directory, _, _ in os.walk(target):
+        os.chmod(directory, 0o755)  # noqa: S103 (public stub files, read by nobody)
+    moved = Path(target) / typeshed.TYPESHED_PATH.relative_to(source)
+    typeshed.DJANGO_INIT_PATH = Path(target) / typeshed.DJANGO_INIT_PATH.relative_to(source)
+    typeshed.TYPESHED_PATH = moved
+    gradual_utils.TYPESHED_PATH = moved
+    return True
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)  # same file system: no data copied
+    except OSError:
+        shutil.copy2(source, target)
+    os.chmod(target, 0o644)
+
+
+def import_jedi_fully() -> int:
+    """Import every module of jedi and parso now. Jedi imports some lazily (e.g.
+    `jedi.inference.star_args` on a signature); after the privilege drop a venv in a folder
+    only its owner may enter can't be read, and such an import would fail. Returns how many."""
+    import importlib
+    import pkgutil
+
+    import jedi
+    import parso
+
+    count = 0
+    for package in (jedi, parso):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if info.name.endswith("__main__") or ".third_party" in info.name:
+                continue
+            importlib.import_module(info.name)
+            count += 1
+    return count
 
 
 def drop_privileges() -> bool:

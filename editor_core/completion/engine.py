@@ -26,6 +26,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from editor_core.completion.confinement import stubs_directory
 from editor_core.completion.fallback import (
     ast_completion,
     ast_suggestions,
@@ -154,6 +155,7 @@ class CompletionEngine:
             self._finish(job, "dropped", None)
         if self._project_dir is not None:
             shutil.rmtree(self._project_dir, ignore_errors=True)
+            shutil.rmtree(stubs_directory(self._project_dir), ignore_errors=True)
             self._project_dir = None
 
     @property

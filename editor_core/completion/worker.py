@@ -34,9 +34,12 @@ from typing import IO, Any
 from editor_core.completion.confinement import (
     confine_jedi,
     drop_privileges,
+    expose_stubs,
+    import_jedi_fully,
     is_allowed,
     library_paths,
     snapshot_library_listings,
+    stubs_directory,
 )
 from editor_core.completion.fallback import cursor_at
 from editor_core.completion.kinds import wire_kind
@@ -146,12 +149,14 @@ class AstRole(_Role):
 class JediRole(_Role):
     """Jedi's completions; owns the one Project and document path."""
 
-    def __init__(self, project_dir: str) -> None:
+    def __init__(self, project_dir: str, stubs: str | None = None) -> None:
         import jedi
 
         confine_jedi()
         self._jedi = jedi
         self._roots = library_paths()
+        # Names defined in Jedi's own stubs may be shown, wherever expose_stubs put them.
+        self._shown = [*self._roots, *([os.path.realpath(stubs)] if stubs else [])]
         self._document = Path(project_dir) / "document.py"
         self._environment = jedi.InterpreterEnvironment()
         self._project = jedi.Project(
@@ -181,7 +186,7 @@ class JediRole(_Role):
         allowed = [
             c
             for c in completions
-            if c.type == "module" or is_allowed(c.module_path, self._roots, self._document)
+            if c.type == "module" or is_allowed(c.module_path, self._shown, self._document)
         ]
         few = len(allowed) <= SIGNATURE_LIMIT
         items: list[list[str | None]] = []
@@ -234,13 +239,18 @@ def main(argv: list[str]) -> int:
     # AST answer given), not in the machine swapping.
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_ADDRESS_SPACE, WORKER_ADDRESS_SPACE))
     started = time.perf_counter()
-    role: _Role = JediRole(project_dir) if role_name == "jedi" else AstRole(project_dir)
+    stubs = None
+    if role_name == "jedi" and os.getuid() == 0:  # before preload: Jedi caches stub paths
+        stubs = stubs_directory(project_dir) if expose_stubs(stubs_directory(project_dir)) \
+            else None
+    role: _Role = JediRole(project_dir, stubs) if role_name == "jedi" else AstRole(project_dir)
     if "--no-preload" not in flags:
         role.preload()
     else:
         role.handle({"id": -1, "code": "", "position": 0}, lambda message: None)
     if role_name == "jedi":
         snapshot_library_listings(library_paths())
+        import_jedi_fully()
     dropped = drop_privileges()
     send({"type": "ready", "preloadMs": _ms(started), "dropped": dropped})
     for raw in sys.stdin.buffer:
