@@ -241,8 +241,7 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     stubs = None
     if role_name == "jedi" and os.getuid() == 0:  # before preload: Jedi caches stub paths
-        stubs = stubs_directory(project_dir) if expose_stubs(stubs_directory(project_dir)) \
-            else None
+        stubs = stubs_directory(project_dir) if expose_stubs(stubs_directory(project_dir)) else None
     role: _Role = JediRole(project_dir, stubs) if role_name == "jedi" else AstRole(project_dir)
     if "--no-preload" not in flags:
         role.preload()
