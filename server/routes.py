@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from editor_core.errors import TooLarge, UnsupportedLanguage, ValidationFailed
+from editor_core.errors import Busy, TooLarge, UnsupportedLanguage, ValidationFailed
 from editor_core.positions import utf16_length
 from server.body import parse_json
 from server.hub import Hub
@@ -72,7 +72,8 @@ async def autocomplete(request: Request) -> Response:
     except ValueError as exc:  # splits a surrogate pair
         raise ValidationFailed(f"cursorPosition: {exc}", details=[
             {"loc": ["cursorPosition"], "message": str(exc), "type": "out_of_range"}]) from None
-    assert result is not None  # requests without a key are never superseded
+    if result is None:  # only while the engine shuts down: requests without a key stay current
+        raise Busy("completion is not available right now", retry_after_ms=1000)
     return JSONResponse(result.to_wire())
 
 
