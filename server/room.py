@@ -94,6 +94,7 @@ class Room:
         self._pending: asyncio.Future[None] | None = None
         self._publish_scheduled = False
         self._on_failure = on_failure
+        self._tasks: set[asyncio.Task[None]] = set()
         self.failed = False
 
     # -- edits (PROTOCOL.md "Pushes") --------------------------------------------------------
@@ -104,7 +105,10 @@ class Room:
         outcome = self.authority.push(conn.client_id, version, changes)
         if not outcome.accepted:
             # A push that adds nothing new: answer the pusher alone once all is published.
-            asyncio.get_running_loop().create_task(self._answer_pull(conn, version))
+            # The loop keeps only a weak reference to a task: hold it until it is done.
+            task = asyncio.get_running_loop().create_task(self._answer_pull(conn, version))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
             return
         assert outcome.base_version == before
         self._unsent.extend(outcome.accepted)
