@@ -92,5 +92,9 @@ def live_server(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[L
         yield server
     finally:
         if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait()
+            server.proc.terminate()  # graceful: the server removes its workers' temp folders
+            try:
+                server.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.wait()
