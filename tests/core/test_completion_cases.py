@@ -3,12 +3,10 @@ and through `symbols_at` alone."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from editor_core.completion import CompletionEngine, Symbols, symbols_at
 from editor_core.positions import index_to_utf16
@@ -59,15 +57,6 @@ ALL_CASES = [load_case(path) for path in sorted(CASES.glob("*.case"))]
 
 def expected_symbols(case: Case) -> Symbols:
     return Symbols(**{category: case.symbols[category] for category in CATEGORIES})
-
-
-@pytest_asyncio.fixture(scope="module")
-async def engine() -> AsyncIterator[CompletionEngine]:
-    # A deadline no run reaches: these cases check Jedi's answers, not timing.
-    engine = CompletionEngine(deadline_s=120.0, hard_limit_s=120.0, preload=False)
-    await engine.start()
-    yield engine
-    await engine.close()
 
 
 def test_there_are_cases() -> None:

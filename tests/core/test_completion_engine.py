@@ -21,14 +21,6 @@ EMOJI = "\N{GRINNING FACE}"  # one code point, two UTF-16 units
 
 
 @pytest_asyncio.fixture(scope="module")
-async def engine() -> AsyncIterator[CompletionEngine]:
-    engine = CompletionEngine(deadline_s=120.0, hard_limit_s=120.0, preload=False)
-    await engine.start()
-    yield engine
-    await engine.close()
-
-
-@pytest_asyncio.fixture(scope="module")
 async def impatient() -> AsyncIterator[CompletionEngine]:
     """Deadline zero: every answer that is not cached is the AST fallback."""
     engine = CompletionEngine(deadline_s=0.0, hard_limit_s=120.0, preload=False)

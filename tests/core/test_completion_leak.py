@@ -12,11 +12,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from editor_core.completion import Completion, CompletionEngine
 from editor_core.positions import utf16_length
@@ -36,14 +35,6 @@ def planted() -> Iterator[Path]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     yield directory
     shutil.rmtree(directory)
-
-
-@pytest_asyncio.fixture(scope="module")
-async def engine() -> AsyncIterator[CompletionEngine]:
-    engine = CompletionEngine(deadline_s=120.0, hard_limit_s=120.0, preload=False)
-    await engine.start()
-    yield engine
-    await engine.close()
 
 
 def attempts(d: Path) -> list[str]:
