@@ -18,7 +18,8 @@ from editor_core.changeset import ChangeSet
 from editor_core.errors import Busy, RoomNotFound
 from editor_core.positions import normalize_newlines, utf16_length
 from server.clock import iso, now_iso
-from server.room import Room
+from server.config import Settings
+from server.room import CLOSE_DELETED, Room
 from server.services import Services
 from server.store import RoomRecord
 
@@ -34,7 +35,7 @@ class Hub:
         self._loading: dict[str, asyncio.Task[Room | None]] = {}
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.services.settings
 
     async def create(self, name: str | None, code: str) -> Room:
@@ -120,7 +121,7 @@ class Hub:
         if isinstance(target, Room):
             self._forget(target)
             await target.end_run()
-            target.close_all(4410, "room deleted")
+            target.close_all(CLOSE_DELETED, "room deleted")
             await target.settle()
         await self.services.store.delete_room(room_id)
         log.info("event=room.deleted room=%s", room_id)
