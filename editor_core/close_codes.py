@@ -1,0 +1,18 @@
+"""WebSocket close codes of the contract (docs/protocol.md "Close codes"), the one Python
+definition; `static/src/close_codes.js` is the editor's, and a test keeps the two equal."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class CloseCode(IntEnum):
+    GOING_AWAY = 1001  # server shutting down
+    MESSAGE_TOO_BIG = 1009  # a message over maxMessageBytes
+    INTERNAL_ERROR = 1011  # the room failed (e.g. the store refused a write)
+    TRY_AGAIN_LATER = 1013  # the peer stopped reading and its send queue overflowed
+    BAD_REQUEST = 4400  # bad clientId or name
+    NOT_FOUND = 4404  # room not found
+    REPLACED = 4409  # replaced by a newer connection with the same clientId
+    DELETED = 4410  # room deleted
+    FULL = 4429  # room full (maxParticipants)
