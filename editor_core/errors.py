@@ -98,6 +98,11 @@ class RoomLocked(PairpadError):
     status = 409
 
 
+class RoomFull(PairpadError):
+    code = "room_full"
+    status = 429
+
+
 class UnknownRun(PairpadError):
     code = "unknown_run"
     status = 404

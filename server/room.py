@@ -26,6 +26,7 @@ from editor_core.errors import (
     InvalidMessage,
     InvalidVersion,
     PairpadError,
+    RoomFull,
     RoomLocked,
     UnknownRun,
 )
@@ -44,11 +45,6 @@ CLOSE_REPLACED = 4409
 CLOSE_DELETED = 4410
 CLOSE_FULL = 4429
 CLOSE_INTERNAL = 1011
-
-
-class RoomFull(PairpadError):
-    code = "room_full"
-    status = 429
 
 
 @dataclass

@@ -13,13 +13,13 @@ import unicodedata
 
 from starlette.websockets import WebSocket
 
-from editor_core.errors import PairpadError, RateLimited, RoomNotFound
+from editor_core.errors import PairpadError, RateLimited, RoomFull, RoomNotFound
 from server import messages
 from server.clock import now_iso
 from server.connection import Connection, TokenBucket
 from server.errors import ws_error
 from server.hub import Hub
-from server.room import CLOSE_FULL, Room, RoomFull
+from server.room import CLOSE_FULL, Room
 from server.wire import encode
 
 log = logging.getLogger("pairpad.ws")
