@@ -223,19 +223,27 @@ class Authority:
         self._check_version(version)
         return self._log[version - self.oldest_version :]
 
-    def map_pos(self, pos: int, from_version: int, assoc: int = -1) -> int:
-        """Map UTF-16 position `pos` of the document at `from_version` to the current one.
+    def map_pos(
+        self, pos: int, from_version: int, assoc: int = -1, *, to_version: int | None = None
+    ) -> int:
+        """Map UTF-16 position `pos` of the document at `from_version` to the one at
+        `to_version` (default: the current one).
 
         `assoc` as in `ChangeSet.map_pos`. Raises `InvalidVersion` / `HistoryGone` for a version
-        outside the log, `InvalidMessage` for a position outside that document.
+        outside the log, `InvalidMessage` for a position outside that document or a
+        `to_version` before `from_version`.
         """
         self._check_version(from_version)
+        end = self.version if to_version is None else to_version
+        if not from_version <= end <= self.version:
+            raise InvalidMessage(f"cannot map from version {from_version} to {end}")
         length = self._length_at(from_version)
         if not 0 <= pos <= length:
             raise InvalidMessage(
                 f"position {pos} is outside the document at version {from_version} (0..{length})"
             )
-        for update in self._log[from_version - self.oldest_version :]:
+        oldest = self.oldest_version
+        for update in self._log[from_version - oldest : end - oldest]:
             pos = update.changes.map_pos(pos, assoc)
         return pos
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from editor_core.errors import Unauthorized, ValidationFailed
+from server import models
 from server.hub import Hub
 from server.room import Room
 from server.store import RoomRecord
@@ -40,14 +41,21 @@ def _int_param(request: Request, name: str, default: int, high: int | None) -> i
 
 
 def admin_room(target: Room | RoomRecord) -> dict[str, Any]:
+    """docs/protocol.md `AdminRoom`, of a loaded room or of one only in the store."""
     if isinstance(target, Room):
-        return {"roomId": target.room_id, "name": target.name, "language": target.language,
-                "version": target.published_version, "participantCount": len(target.connections),
-                "codeLength": target.published_length, "locked": target.run is not None,
-                "createdAt": target.created_at, "updatedAt": target.updated_at}
-    return {"roomId": target.room_id, "name": target.name, "language": target.language,
-            "version": target.version, "participantCount": 0, "codeLength": target.code_length,
-            "locked": False, "createdAt": target.created_at, "updatedAt": target.updated_at}
+        session = target.session
+        info = session.info
+        summary = models.AdminRoom(
+            room_id=info.room_id, name=info.name, language=info.language,
+            version=session.version, participant_count=len(session.peers),
+            code_length=session.length, locked=session.run is not None,
+            created_at=info.created_at, updated_at=info.updated_at)
+    else:
+        summary = models.AdminRoom(
+            room_id=target.room_id, name=target.name, language=target.language,
+            version=target.version, participant_count=0, code_length=target.code_length,
+            locked=False, created_at=target.created_at, updated_at=target.updated_at)
+    return summary.model_dump(by_alias=True)
 
 
 async def list_rooms(request: Request) -> Response:
@@ -62,13 +70,12 @@ async def list_rooms(request: Request) -> Response:
 async def get_room(request: Request) -> Response:
     hub = _authorize(request)
     room = await hub.get(request.path_params["room_id"])
-    connections = []
-    participants = {p["clientId"]: p for p in room.participants_wire()}
-    for client_id, conn in room.connections.items():
-        connections.append({**participants[client_id], "connectedAt": conn.connected_at,
-                            "remote": conn.remote})
+    session = room.session
+    participants = {p["clientId"]: p for p in session.participants()}
+    connections = [{**participants[client_id], "connectedAt": conn.connected_at,
+                    "remote": conn.remote} for client_id, conn in session.peers.items()]
     return JSONResponse({
-        **admin_room(room), "code": room.published_text, "connections": connections,
+        **admin_room(room), "code": session.text, "connections": connections,
         "recentExecutions": await hub.services.store.recent_runs(room.room_id),
     })
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from editor_core.close_codes import CloseCode
+
 log = logging.getLogger("pairpad.ws")
 
-CLOSE_TOO_SLOW = 1013
 
 
 class TokenBucket:
@@ -72,7 +73,7 @@ class Connection:
                         self.client_id, len(self._frames))
             self._frames.clear()
             self.dropped = True
-            self.close(CLOSE_TOO_SLOW, "send queue full")
+            self.close(CloseCode.TRY_AGAIN_LATER, "send queue full")
             # Both may wait for ever on a peer that stopped reading.
             for task in (self._task, self._receiver):
                 if task is not None:
@@ -111,7 +112,7 @@ class Connection:
             self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
             await asyncio.wait_for(self._task, timeout=2.0)
-        if self._close is not None and self._close[0] == CLOSE_TOO_SLOW:
+        if self._close is not None and self._close[0] == CloseCode.TRY_AGAIN_LATER:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.websocket.close(*self._close), timeout=1.0)
 

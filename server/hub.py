@@ -15,11 +15,12 @@ from typing import Any
 
 from editor_core.authority import Authority, Update
 from editor_core.changeset import ChangeSet
+from editor_core.close_codes import CloseCode
 from editor_core.errors import Busy, RoomNotFound
 from editor_core.positions import normalize_newlines, utf16_length
 from server.clock import iso, now_iso
 from server.config import Settings
-from server.room import CLOSE_DELETED, Room
+from server.room import Room
 from server.services import Services
 from server.store import RoomRecord
 
@@ -121,7 +122,7 @@ class Hub:
         if isinstance(target, Room):
             self._forget(target)
             await target.end_run()
-            target.close_all(CLOSE_DELETED, "room deleted")
+            target.close_all(CloseCode.DELETED, "room deleted")
             await target.settle()
         await self.services.store.delete_room(room_id)
         log.info("event=room.deleted room=%s", room_id)
@@ -158,7 +159,7 @@ class Hub:
         rooms = list(self.rooms.values())
         await asyncio.gather(*(room.end_run() for room in rooms))
         for room in rooms:
-            room.close_all(1001, "server shutting down")
+            room.close_all(CloseCode.GOING_AWAY, "server shutting down")
         closing = [c.closed.wait() for room in rooms for c in room.connections.values()]
         if closing:
             await asyncio.wait([asyncio.ensure_future(c) for c in closing], timeout=3)

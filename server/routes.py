@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from editor_core.errors import Busy, TooLarge, UnsupportedLanguage, ValidationFailed
 from editor_core.positions import utf16_length
+from server import models
 from server.body import parse_json
 from server.hub import Hub
 from server.models import AutocompleteRequest, CreateRoomRequest, ExecuteRequest
-from server.room import Room
 
 
 def hub_of(request: Request) -> Hub:
@@ -31,31 +29,19 @@ def check_code_size(code: str, limit: int) -> None:
         raise TooLarge(f"code is over the {limit}-unit limit")
 
 
-def room_state(room: Room) -> dict[str, Any]:
-    return {
-        "roomId": room.room_id, "name": room.name, "language": room.language,
-        "code": room.published_text, "version": room.published_version,
-        "participants": room.participants_wire(),
-        "lock": room.run.lock_wire() if room.run else None, "lastRun": room.last_run,
-        "createdAt": room.created_at, "updatedAt": room.updated_at,
-    }
-
-
 async def create_room(request: Request) -> Response:
     hub = hub_of(request)
     body = await parse_json(request, CreateRoomRequest, hub.settings.max_request_bytes)
     check_language(body.language)
     check_code_size(body.code, hub.settings.max_document_length)
     room = await hub.create(body.name, body.code)
-    return JSONResponse({
-        "roomId": room.room_id, "name": room.name, "language": room.language,
-        "code": room.published_text, "version": 0, "createdAt": room.created_at,
-    }, status_code=201, headers={"Location": f"/rooms/{room.room_id}"})
+    created = models.Room.model_validate(room.session.state()).model_dump(by_alias=True)
+    return JSONResponse(created, status_code=201, headers={"Location": f"/rooms/{room.room_id}"})
 
 
 async def get_room(request: Request) -> Response:
     room = await hub_of(request).get(request.path_params["room_id"])
-    return JSONResponse(room_state(room))
+    return JSONResponse(room.session.state())
 
 
 async def autocomplete(request: Request) -> Response:

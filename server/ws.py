@@ -13,20 +13,19 @@ import unicodedata
 
 from starlette.websockets import WebSocket
 
+from editor_core.close_codes import CloseCode
 from editor_core.errors import PairpadError, RateLimited, RoomFull, RoomNotFound
 from server import messages
 from server.clock import now_iso
 from server.connection import Connection, TokenBucket
 from server.errors import ws_error
 from server.hub import Hub
-from server.room import CLOSE_FULL, Room
+from server.room import Room
 from server.wire import encode
 
 log = logging.getLogger("pairpad.ws")
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CLOSE_BAD_REQUEST = 4400
-CLOSE_NOT_FOUND = 4404
 MAX_NAME = 64
 
 
@@ -42,12 +41,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     name = websocket.query_params.get("name", "Anonymous")
     await websocket.accept()
     if not CLIENT_ID.match(client_id) or not valid_name(name):
-        await websocket.close(CLOSE_BAD_REQUEST, "bad clientId or name")
+        await websocket.close(CloseCode.BAD_REQUEST, "bad clientId or name")
         return
     try:
         room = await hub.get(room_id)
     except RoomNotFound:
-        await websocket.close(CLOSE_NOT_FOUND, "room not found")
+        await websocket.close(CloseCode.NOT_FOUND, "room not found")
         return
     client = websocket.client
     remote = f"{client.host}:{client.port}" if client else "unknown"
@@ -56,7 +55,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     try:
         room.join(conn)
     except RoomFull:
-        await websocket.close(CLOSE_FULL, "room is full")
+        await websocket.close(CloseCode.FULL, "room is full")
         return
     metrics = hub.services.metrics
     metrics.connections.inc()

@@ -1,0 +1,381 @@
+"""One room's protocol, sans-I/O: events in, effects out (docs/architecture.md "The room
+session").
+
+The server calls a method for each event (a peer joined, pushed, moved its cursor, asked to
+run; the store committed; a run wrote output or ended) and performs the effects it returns, in
+order: `Send` a frame, `Close` a peer, `Persist` updates, `StartRun`/`StopRun`, `SaveRun`.
+Peers are opaque handles of type `P` (the server's connections). Time and identifiers are
+parameters. Nothing here awaits, so the session is tested with plain calls
+(tests/core/test_session.py).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
+
+from editor_core.authority import Authority, Update
+from editor_core.changeset import ChangeSet
+from editor_core.close_codes import CloseCode
+from editor_core.errors import (
+    Busy,
+    InvalidMessage,
+    PairpadError,
+    RoomFull,
+    RoomLocked,
+    UnknownRun,
+)
+from editor_core.presence import Presence
+
+P = TypeVar("P")
+Frame = dict[str, Any]
+
+
+# -- effects -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send(Generic[P]):
+    """Send `frame` to each of `to`, in order; encode it once for all of them."""
+
+    to: Sequence[P]
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Generic[P]):
+    """Answer `to` with an `error` frame for `error` (the server owns the error's wire form)."""
+
+    to: P
+    error: PairpadError
+
+
+@dataclass(frozen=True, slots=True)
+class Close(Generic[P]):
+    """Send what is queued for `peer`, then close it with `code`."""
+
+    peer: P
+    code: CloseCode
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Commit `updates` (versions `base_version + 1 ..`) and the document after them, `text`
+    of UTF-16 length `length`; then call `committed(base_version + len(updates))`."""
+
+    updates: Sequence[Update]
+    base_version: int
+    text: str
+    length: int
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartRun:
+    """Run `code` with `stdin`; report `run_output` as it comes and `run_finished` once."""
+
+    run_id: str
+    code: str
+    stdin: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopRun:
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveRun:
+    """Store a finished run's result; then call `run_saved(run_id)` (stored before told)."""
+
+    run_id: str
+    finished_at: str
+    result: Frame
+
+
+Effect = Send[P] | Reply[P] | Close[P] | Persist | StartRun | StopRun | SaveRun
+
+
+# -- state ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """What a room is, apart from its document: fixed at creation but for `updated_at`."""
+
+    room_id: str
+    name: str
+    language: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(slots=True)
+class ActiveRun:
+    run_id: str
+    client_id: str
+    name: str
+    version: int
+    since: str
+    output: list[str] = field(default_factory=list)
+    output_size: int = 0
+    result: Frame | None = None  # set once finished, until it is saved
+
+    def lock(self) -> Frame:
+        """docs/protocol.md `Lock`."""
+        return {"runId": self.run_id, "clientId": self.client_id, "name": self.name,
+                "version": self.version, "since": self.since, "output": "".join(self.output)}
+
+
+@dataclass(frozen=True, slots=True)
+class _WaitingPull(Generic[P]):
+    peer: P
+    version: int
+    until: int  # answer once this version is published
+
+
+class RoomSession(Generic[P]):
+    """The decisions of one room: who gets what and when, over the `Authority` (order and
+    rebase), `Presence` (participants, cursors) and the run lock.
+
+    Published state: `version` and `text` are what every peer has been sent. An accepted push
+    is `Persist`ed at once and published (one `code_update` to every peer) only after
+    `committed` says it is durable (docs/protocol.md "The guarantees" 2); `publish` sends all
+    that is committed and unsent as one frame, so the server calls it once per group commit.
+    """
+
+    def __init__(self, info: RoomInfo, authority: Authority, *, max_peers: int,
+                 output_cap: int, limits: Frame, last_run: Frame | None = None) -> None:
+        self.info = info
+        self.authority = authority
+        self.presence = Presence()
+        self.peers: dict[str, P] = {}
+        self.run: ActiveRun | None = None
+        self.last_run = last_run
+        self.failed = False
+        self.version = authority.version
+        self.text = authority.text
+        self.length = authority.length
+        self._max_peers = max_peers
+        self._output_cap = output_cap
+        self._limits = limits
+        self._committed = authority.version
+        self._unsent: deque[Update] = deque()
+        # (version, text, length) after each persisted push not yet published: the texts the
+        # authority computed, so publishing applies nothing a second time.
+        self._snapshots: deque[tuple[int, str, int]] = deque()
+        self._waiting: list[_WaitingPull[P]] = []
+
+    # -- peers (docs/protocol.md "Connecting") ----------------------------------------------
+
+    def join(self, peer: P, client_id: str, name: str) -> list[Effect[P]]:
+        """A connection of `client_id` opened: `init` to it, `participant_joined` to the
+        others. A second connection of the same client replaces the first (4409)."""
+        old = self.peers.get(client_id)
+        if old is None and len(self.peers) >= self._max_peers:
+            raise RoomFull("the room is full")
+        effects: list[Effect[P]] = []
+        if old is not None:
+            effects.append(Close(old, CloseCode.REPLACED, "replaced by a newer connection"))
+            self._waiting = [w for w in self._waiting if w.peer is not old]
+        self.peers[client_id] = peer
+        participant = self.presence.join(client_id, name)
+        effects.append(Send([peer], {
+            "type": "init", "roomId": self.info.room_id, "language": self.info.language,
+            "version": self.version, "code": self.text, "clientId": client_id,
+            "color": participant.color, "participants": self.participants(),
+            "lock": self.run.lock() if self.run else None, "lastRun": self.last_run,
+            "limits": self._limits,
+        }))
+        if old is None:
+            effects.append(Send(self._others(client_id), {
+                "type": "participant_joined", "participant": participant.to_wire()}))
+        return effects
+
+    def leave(self, peer: P, client_id: str) -> list[Effect[P]]:
+        """`peer` is gone. A replaced connection leaves without a trace: its client stays."""
+        if self.peers.get(client_id) is not peer:
+            return []
+        del self.peers[client_id]
+        self.presence.leave(client_id)
+        self._waiting = [w for w in self._waiting if w.peer is not peer]
+        return [Send(list(self.peers.values()),
+                     {"type": "participant_left", "clientId": client_id})]
+
+    def close_all(self, code: CloseCode, reason: str) -> list[Effect[P]]:
+        return [Close(peer, code, reason) for peer in self.peers.values()]
+
+    # -- edits (docs/protocol.md "Pushes") ---------------------------------------------------
+
+    def push(self, peer: P, client_id: str, version: int, changes: Sequence[ChangeSet],
+             now: str) -> list[Effect[P]]:
+        """Accept a push into the authority and `Persist` it; a push that adds nothing new is
+        answered with a pull once all it contained is published."""
+        outcome = self.authority.push(client_id, version, changes)
+        if not outcome.accepted:
+            if self.version >= self.authority.version:
+                return [self._pull(peer, version)]
+            self._waiting.append(_WaitingPull(peer, version, self.authority.version))
+            return []
+        self._unsent.extend(outcome.accepted)
+        self._snapshots.append((self.authority.version, self.authority.text,
+                                self.authority.length))
+        self.info = replace(self.info, updated_at=now)
+        return [Persist(outcome.accepted, outcome.base_version, self.authority.text,
+                        self.authority.length, now)]
+
+    def committed(self, version: int) -> None:
+        """The store made every update up to `version` durable; `publish` sends them."""
+        self._committed = max(self._committed, version)
+
+    def publish(self) -> list[Effect[P]]:
+        """One `code_update` to every peer with all that is committed and unsent, then the
+        pull answers that waited for it."""
+        count = self._committed - self.version
+        if count <= 0 or self.failed:
+            return []
+        updates = [self._unsent.popleft() for _ in range(count)]
+        while self._snapshots and self._snapshots[0][0] <= self._committed:
+            _, self.text, self.length = self._snapshots.popleft()
+        frame = {"type": "code_update", "version": self.version,
+                 "updates": [update.to_wire() for update in updates]}
+        self.version = self._committed
+        effects: list[Effect[P]] = [Send(list(self.peers.values()), frame)]
+        ready = [w for w in self._waiting if w.until <= self.version]
+        if ready:
+            self._waiting = [w for w in self._waiting if w.until > self.version]
+            effects.extend(self._pull(w.peer, w.version) for w in ready)
+        return effects
+
+    def pull(self, peer: P, version: int) -> list[Effect[P]]:
+        """The published updates after `version`, to `peer` alone."""
+        self.authority.pull(version)  # InvalidVersion / HistoryGone, raised to the caller
+        return [self._pull(peer, version)]
+
+    def _pull(self, peer: P, version: int) -> Send[P] | Reply[P]:
+        try:
+            updates = self.authority.pull(version)
+        except PairpadError as exc:  # history trimmed while the answer waited
+            return Reply(peer, exc)
+        published = updates[: max(0, self.version - version)]
+        return Send([peer], {"type": "code_update", "version": version,
+                             "updates": [update.to_wire() for update in published]})
+
+    @property
+    def settled(self) -> bool:
+        """Every accepted update is committed and published."""
+        return self.version == self.authority.version
+
+    # -- presence (docs/protocol.md `cursor`) ------------------------------------------------
+
+    def map_to_published(self, version: int, position: int) -> int:
+        """Map a position of the published document at `version` to the current published
+        one (a peer only knows published versions)."""
+        if self.version < version <= self.authority.version:
+            raise InvalidMessage(f"position outside the document at version {version}")
+        return self.authority.map_pos(position, version, 1, to_version=self.version)
+
+    def cursor(self, client_id: str, version: int, anchor: int, head: int) -> list[Effect[P]]:
+        anchor = self.map_to_published(version, anchor)
+        head = self.map_to_published(version, head)
+        self.presence.set_cursor(client_id, anchor, head, self.version)
+        return [Send(self._others(client_id), {
+            "type": "cursor", "clientId": client_id, "version": self.version,
+            "anchor": anchor, "head": head})]
+
+    def participants(self) -> list[Frame]:
+        """docs/protocol.md `Participant`s, cursors mapped to the published version (a cursor
+        that no longer maps is shown as none)."""
+        out = []
+        for participant in self.presence.participants():
+            wire = participant.to_wire()
+            if participant.cursor is not None and participant.cursor_version is not None:
+                try:
+                    anchor, head = (self.map_to_published(participant.cursor_version, pos)
+                                    for pos in participant.cursor)
+                    wire["cursor"] = {"anchor": anchor, "head": head}
+                except PairpadError:
+                    wire["cursor"] = None
+            out.append(wire)
+        return out
+
+    # -- runs (docs/protocol.md `run`, `stop`) -----------------------------------------------
+
+    def start_run(self, client_id: str, name: str, stdin: str, run_id: str, now: str, *,
+                  queue_full: bool) -> list[Effect[P]]:
+        """Take the run lock and run the published document; `RoomLocked` while another run
+        holds it, `Busy` when the server's run queue is full."""
+        if self.run is not None:
+            raise RoomLocked("a run holds the room's lock", lock=self.run.lock())
+        if queue_full:
+            raise Busy("the server's run queue is full", retry_after_ms=2000)
+        run = ActiveRun(run_id, client_id, name, self.version, now)
+        self.run = run
+        lock = run.lock()
+        del lock["output"]
+        return [Send(list(self.peers.values()), {"type": "execution_lock", **lock}),
+                StartRun(run_id, self.text, stdin)]
+
+    def stop_run(self, run_id: str) -> list[Effect[P]]:
+        if self.run is None or self.run.run_id != run_id or self.run.result is not None:
+            raise UnknownRun(f"run {run_id!r} is not running")
+        return [StopRun(run_id)]
+
+    def run_output(self, run_id: str, stream: str, data: str) -> list[Effect[P]]:
+        """Output of the active run: kept for late joiners up to the output cap, sent to all."""
+        run = self.run
+        if run is None or run.run_id != run_id:
+            return []
+        if run.output_size < self._output_cap:
+            kept = data[: self._output_cap - run.output_size]
+            run.output.append(kept)
+            run.output_size += len(kept)
+        return [Send(list(self.peers.values()), {"type": "execution_output", "runId": run_id,
+                                                 "stream": stream, "data": data})]
+
+    def run_finished(self, run_id: str, result: Frame, now: str) -> list[Effect[P]]:
+        """The run ended with `result` (docs/protocol.md `ExecutionResult`): save it first."""
+        run = self.run
+        if run is None or run.run_id != run_id or run.result is not None:
+            return []
+        run.result = {**result, "runId": run_id, "version": run.version,
+                      "clientId": run.client_id, "name": run.name, "finishedAt": now}
+        return [SaveRun(run_id, now, run.result)]
+
+    def run_saved(self, run_id: str) -> list[Effect[P]]:
+        """The result is stored (or could not be): release the lock and tell everyone."""
+        run = self.run
+        if run is None or run.run_id != run_id or run.result is None:
+            return []
+        self.run = None
+        self.last_run = run.result
+        return [Send(list(self.peers.values()), {"type": "execution_result", **run.result})]
+
+    # -- the room as a whole -----------------------------------------------------------------
+
+    def state(self) -> Frame:
+        """docs/protocol.md `GET /rooms/{roomId}`: the room at its published version."""
+        info = self.info
+        return {"roomId": info.room_id, "name": info.name, "language": info.language,
+                "code": self.text, "version": self.version,
+                "participants": self.participants(),
+                "lock": self.run.lock() if self.run else None, "lastRun": self.last_run,
+                "createdAt": info.created_at, "updatedAt": info.updated_at}
+
+    def fail(self) -> list[Effect[P]]:
+        """The room cannot go on (its store refused a write): close everyone with 1011."""
+        if self.failed:
+            return []
+        self.failed = True
+        return self.close_all(CloseCode.INTERNAL_ERROR, "store commit failed")
+
+    @property
+    def unloadable(self) -> bool:
+        """Nothing in flight: no peer, no run, every accepted update committed."""
+        return not self.peers and self.run is None and self._committed == self.authority.version
+
+    def _others(self, client_id: str) -> list[P]:
+        return [peer for cid, peer in self.peers.items() if cid != client_id]
