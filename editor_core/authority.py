@@ -35,9 +35,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from editor_core.changeset import ChangeDesc, ChangeSet, _map_stepwise
+from editor_core.changeset import ChangeDesc, ChangeSet
 from editor_core.errors import HistoryGone, InvalidMessage, InvalidUpdate, InvalidVersion, TooLarge
 from editor_core.positions import utf16_length
+from editor_core.stepwise import map_stepwise
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def rebase_stepwise(updates: Sequence[Update], over: Sequence[Update]) -> list[U
     matter where the updates since a push were cut into messages.
     """
     # `rebase_updates(pending, [update])` for each update, unrolled: the update is the
-    # pusher's next one (drop it, `None`) or it maps all that remain (`_map_stepwise`, which
+    # pusher's next one (drop it, `None`) or it maps all that remain (`map_stepwise`, which
     # keeps one-range changes as integers between steps instead of building a ChangeSet each).
     client_ids = [update.client_id for update in updates]
     steps: list[ChangeSet | None] = []
@@ -125,7 +126,7 @@ def rebase_stepwise(updates: Sequence[Update], over: Sequence[Update]) -> list[U
             first += 1
         else:
             steps.append(update.changes)
-    rebased = _map_stepwise([update.changes for update in updates], steps)
+    rebased = map_stepwise([update.changes for update in updates], steps)
     return [
         update if update.changes is changes else Update(update.client_id, changes)
         for update, changes in zip(updates[first:], rebased, strict=True)
