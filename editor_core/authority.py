@@ -1,32 +1,9 @@
 """The room authority: one document, its log of updates, and the rule that orders them.
 
-PROTOCOL.md "Pushes" and STYLE.md habit 1, the rule written down where it is implemented:
-
-- **version = number of accepted updates.** Every accepted update is appended to the log and
-  raises the version by one; a new room is at version 0.
-- **A stale push is rebased, not refused.** A push made on top of an older version is moved
-  over the updates accepted since, with `rebaseUpdates` of `@codemirror/collab` (`rebase_updates`
-  below is a line-by-line port, byte-identical as JSON) applied **one accepted update at a
-  time** (`rebase_stepwise`). That equals `rebaseUpdates` over all of them at once except where
-  composing changes moves a tie: `rebaseUpdates` maps over the *composition* of what came since,
-  while a client maps over what it receives in the batches it receives it, and the two can
-  order an insertion differently (a deletion then an insertion at the same place). With the
-  real CodeMirror, a stale push over `[delete "a"]` then `[insert "a"]`, received by its author
-  in two messages, leaves the server with "ba" and the author with "ab": divergence
-  (`tests/core/test_authority.py::test_stale_push_over_a_delete_then_insert_converges`,
-  `tests/core/test_crosscheck.py::test_codemirror_diverges_when_a_server_rebases_over_a_composition`).
-  One update at a time is an order every client can follow whatever its batching, so
-  PROTOCOL.md "The guarantees" 1 holds: a client applies the updates of a `code_update` one at
-  a time (collab's `receiveUpdates` called with one update each). This departs on purpose from
-  "the result equals it as ChangeSets" of PROTOCOL.md "Pushes" in those tie cases only.
-- **Resent updates are skipped.** The pusher's updates already in the log since that version
-  (same client id, in order) are recognized and dropped, so a client may push its unconfirmed
-  updates again after a reconnect; a push that adds nothing is answered with a pull.
-- **All or nothing.** A push that does not fit (PROTOCOL.md "Changes") or would make the
-  document too large changes nothing.
-
-Sans-I/O (STYLE.md, python-websockets): `push` returns what was accepted; the server stores it
-and sends it. Not thread-safe; the server calls it for one push at a time per room.
+The rule, in short: version = number of accepted updates; a stale push is rebased over what
+came since, one update at a time; the pusher's resent updates are skipped; a push applies
+whole or not at all. Why, and the one departure from collab: docs/architecture.md "The room
+authority" and "Rebasing: one deliberate departure".
 """
 
 from __future__ import annotations
@@ -35,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from editor_core.changeset import ChangeDesc, ChangeSet, _map_stepwise
+from editor_core.changeset import ChangeDesc, ChangeSet
 from editor_core.errors import HistoryGone, InvalidMessage, InvalidUpdate, InvalidVersion, TooLarge
 from editor_core.positions import utf16_length
+from editor_core.stepwise import map_stepwise
 
 
 @dataclass(frozen=True)
@@ -48,7 +26,7 @@ class Update:
     changes: ChangeSet
 
     def to_wire(self) -> dict[str, Any]:
-        """`{"clientId", "changes"}`, an element of `code_update.updates` (PROTOCOL.md)."""
+        """`{"clientId", "changes"}`: an element of `code_update.updates`."""
         return {"clientId": self.client_id, "changes": self.changes.to_json()}
 
 
@@ -59,7 +37,7 @@ class PushOutcome:
     `accepted` are the new updates, now at versions `base_version + 1 ..`; the server
     broadcasts them as one `code_update` with `version = base_version`. When `accepted` is
     empty the push added nothing new (all of it was already in the log): answer the pusher
-    alone with `pull(version of the push)` (PROTOCOL.md "Pushes").
+    alone with `pull(version of the push)` (docs/protocol.md "Editing").
     """
 
     accepted: list[Update]
@@ -112,7 +90,7 @@ def rebase_stepwise(updates: Sequence[Update], over: Sequence[Update]) -> list[U
     matter where the updates since a push were cut into messages.
     """
     # `rebase_updates(pending, [update])` for each update, unrolled: the update is the
-    # pusher's next one (drop it, `None`) or it maps all that remain (`_map_stepwise`, which
+    # pusher's next one (drop it, `None`) or it maps all that remain (`map_stepwise`, which
     # keeps one-range changes as integers between steps instead of building a ChangeSet each).
     client_ids = [update.client_id for update in updates]
     steps: list[ChangeSet | None] = []
@@ -125,7 +103,7 @@ def rebase_stepwise(updates: Sequence[Update], over: Sequence[Update]) -> list[U
             first += 1
         else:
             steps.append(update.changes)
-    rebased = _map_stepwise([update.changes for update in updates], steps)
+    rebased = map_stepwise([update.changes for update in updates], steps)
     return [
         update if update.changes is changes else Update(update.client_id, changes)
         for update, changes in zip(updates[first:], rebased, strict=True)
@@ -133,7 +111,7 @@ def rebase_stepwise(updates: Sequence[Update], over: Sequence[Update]) -> list[U
 
 
 class Authority:
-    """The central authority of one room (PROTOCOL.md "Pushes").
+    """The central authority of one room (docs/architecture.md "The room authority").
 
     `text` is the current document (a Python `str`), `version` the number of updates accepted
     since the room was created, `oldest_version` the earliest version a push, pull or position
@@ -182,7 +160,7 @@ class Authority:
         return self._length
 
     def push(self, client_id: str, version: int, changes: Sequence[ChangeSet]) -> PushOutcome:
-        """Accept `changes`, made by `client_id` on top of `version` (PROTOCOL.md "Pushes").
+        """Accept `changes`, made by `client_id` on top of `version` (docs/protocol.md "Editing").
 
         Each change must apply to the document at `version` after the push's earlier changes.
         Raises `InvalidVersion` (above the room's version), `HistoryGone` (older than the log),
@@ -219,7 +197,7 @@ class Authority:
         return PushOutcome(accepted, base_version)
 
     def pull(self, version: int) -> list[Update]:
-        """The updates after `version`, oldest first (PROTOCOL.md "Client → server", `pull`)."""
+        """The updates after `version`, oldest first (docs/protocol.md "Editing", `pull`)."""
         self._check_version(version)
         return self._log[version - self.oldest_version :]
 

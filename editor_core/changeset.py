@@ -1,18 +1,7 @@
-"""`ChangeSet`: CodeMirror 6's change sets in Python (PROTOCOL.md "Changes").
+"""`ChangeSet`: CodeMirror 6's change sets in Python, a port of change.ts of @codemirror/state.
 
-A change set describes one edit of a document of a known length: a sequence of *sections* over
-the old text, each either kept or replaced. It is the `changes` of every `code_update`, in the
-JSON form of `ChangeSet.toJSON()` from `@codemirror/state`.
-
-Units: every length and position here is in **UTF-16 code units** (PROTOCOL.md "Conventions"),
-as in CodeMirror; `apply` takes and returns Python `str` and converts only there.
-
-The algorithms (`map`, `compose`, `map_pos`, section joining) follow `src/change.ts` of
-`@codemirror/state` step by step, so that our results, JSON included, are byte-identical to
-theirs; `tests/core/test_crosscheck.py` checks that against the real package. Internally, as
-there, sections are a flat list of ints `[len, ins, len, ins, ...]`: `ins == -1` keeps `len`
-units, `ins >= 0` replaces `len` units with `ins` units of inserted text (`_inserted[k]` for
-section `k`).
+Lengths and positions are UTF-16 code units; sections are change.ts's flat `[len, ins, ...]`
+(docs/architecture.md "ChangeSet and its fast paths"; the JSON form: docs/protocol.md "Editing").
 """
 
 from __future__ import annotations
@@ -22,6 +11,13 @@ import sys
 from collections.abc import Sequence
 
 from editor_core.errors import InvalidUpdate
+from editor_core.one_range import (
+    OneRange,
+    map_one_range,
+    one_range_inserted,
+    one_range_of,
+    one_range_sections,
+)
 
 _KEEP = -1
 _DONE = -2
@@ -232,162 +228,15 @@ def _map_set(
             raise _mismatch()
 
 
-# One changed range, as typing makes: `(start, deleted, inserted, length, text)`, i.e. keep
-# `start` units, replace `deleted` units with `inserted` units (`text`, "" in a `ChangeDesc`),
-# keep the rest of a `length`-unit document. The fast path of `map` works on these.
-_Range = tuple[int, int, int, int, str]
-
-
-def _range_of(change: ChangeDesc) -> _Range | None:
-    """`change` as a `_Range` when its sections are one changed range with at most one
-    non-empty kept range on each side (exactly what `_range_sections` rebuilds); else None."""
-    sections = change._sections
-    n = len(sections)
-    if n == 6:
-        start, keep1, deleted, ins, end, keep2 = sections
-        if not (keep1 < 0 and keep2 < 0 and ins >= 0 and start and end and (deleted or ins)):
-            return None
-        index = 1
-    elif n == 4:
-        first, ins1, second, ins2 = sections
-        if ins1 < 0 and ins2 >= 0 and first and (second or ins2):
-            start, deleted, ins, index = first, second, ins2, 1
-        elif ins1 >= 0 and ins2 < 0 and second and (first or ins1):
-            start, deleted, ins, index = 0, first, ins1, 0
-        else:
-            return None
-    elif n == 2:
-        deleted, ins = sections
-        if ins < 0 or not (deleted or ins):
-            return None
-        start = index = 0
-    else:
-        return None
-    text = ""
-    if isinstance(change, ChangeSet) and index < len(change._inserted):
-        text = change._inserted[index]
-    return start, deleted, ins, change._length, text
-
-
-def _map_range(range_a: _Range, range_b: _Range, before: bool) -> _Range | None:
-    """`_map_set` in O(1) where the two ranges do not touch, or both are insertions at one
-    place (ordered by `before`): A's range moves by what B did before it, its lengths and text
-    stay. None where the general walk must decide (touching or overlapping ranges).
-
-    Law: when not None, `_range_sections` of it equals the sections of `_map_set(a, b, before)`
-    (tests/core/test_changeset_fastpath.py, exhaustively on small documents).
-    """
-    start_a, deleted_a, ins_a, length, text = range_a
-    start_b, deleted_b, ins_b, length_b, _ = range_b
-    if length != length_b:
-        return None
-    if start_b + deleted_b < start_a or (
-        not before and start_a == start_b and not deleted_a and not deleted_b
-    ):
-        start = start_a - deleted_b + ins_b  # B's range is before A's
-    elif start_a + deleted_a < start_b or (
-        before and start_a == start_b and not deleted_a and not deleted_b
-    ):
-        start = start_a  # B's range is after A's
-    else:
-        return None
-    return start, deleted_a, ins_a, length - deleted_b + ins_b, text
-
-
-def _range_sections(change: _Range) -> Sections:
-    start, deleted, ins, length, _ = change
-    end = length - start - deleted
-    sections = [start, _KEEP, deleted, ins] if start else [deleted, ins]
-    if end:
-        sections.append(end)
-        sections.append(_KEEP)
-    return sections
-
-
-def _range_set(change: _Range) -> ChangeSet:
-    """The `ChangeSet` of a `_Range`, as `_map_set` would build it, without re-validation."""
-    start, deleted, ins, length, text = change
-    result = ChangeSet.__new__(ChangeSet)
-    result._sections = _range_sections(change)
-    result._inserted = ([text] if not start else ["", text]) if text else []
-    result._length = length
-    result._new_length = length - deleted + ins
-    return result
-
-
 def _map_single(set_a: ChangeDesc, set_b: ChangeDesc, before: bool) -> Sections | None:
-    """The sections of `_map_set(set_a, set_b, before)` by `_map_range`, or None where that
-    does not apply."""
-    range_a = _range_of(set_a)
-    range_b = _range_of(set_b) if range_a is not None else None
+    """The sections of `_map_set(set_a, set_b, before)` in O(1) by `map_one_range`
+    (one_range.py), or None where that does not apply."""
+    range_a = set_a.as_one_range()
+    range_b = set_b.as_one_range() if range_a is not None else None
     if range_a is None or range_b is None:
         return None
-    mapped = _map_range(range_a, range_b, before)
-    return None if mapped is None else _range_sections(mapped)
-
-
-def _map_stepwise(
-    changes: Sequence[ChangeSet], steps: Sequence[ChangeSet | None]
-) -> list[ChangeSet]:
-    """The core of `authority.rebase_stepwise`: for each step in turn, `None` drops the first
-    of the remaining `changes` (it was accepted); a change maps the remaining ones over it as
-    collab's `rebaseUpdates` over one update does (`c.map(over)`, then
-    `over = over.map_desc(c, before=True)` for the next one). Returns the remaining changes.
-
-    Law: equals doing exactly those `map` / `map_desc` calls. One-range changes are kept as
-    `_Range`s between steps (O(1) per map, no objects) and built once at the end.
-    """
-    sets: list[ChangeSet | None] = list(changes)
-    ranges = [_range_of(change) for change in changes]
-    first = 0
-    for step in steps:
-        if step is None:
-            first += 1
-            continue
-        over: ChangeSet | None = step
-        over_range = _range_of(step)
-        last = len(sets) - 1
-        for j in range(first, len(sets)):
-            mine = ranges[j]
-            mapped = None
-            if mine is not None and over_range is not None:
-                mapped = _map_range(mine, over_range, False)
-            if mapped is not None and over_range is not None:
-                ranges[j] = mapped
-                sets[j] = None
-                if j < last:
-                    assert mine is not None
-                    over_back = _map_range(over_range, mine, True)
-                    if over_back is not None:
-                        over, over_range = None, over_back
-                        continue
-                    # Not reached: `_map_range` applies both ways or neither. Kept so that
-                    # this loop never depends on that.
-                    over = _range_set(over_range).map_desc(_range_set(mine), before=True)
-                    over_range = _range_of(over)
-                continue
-            mine_set = sets[j]
-            if mine_set is None:
-                assert mine is not None
-                mine_set = _range_set(mine)
-            if over is None:
-                assert over_range is not None
-                over = _range_set(over_range)
-            result = mine_set.map(over)
-            sets[j] = result
-            ranges[j] = _range_of(result)
-            if j < last:
-                over = over.map_desc(mine_set, before=True)
-                over_range = _range_of(over)
-    result_sets = []
-    for j in range(first, len(sets)):
-        change = sets[j]
-        if change is None:
-            change_range = ranges[j]
-            assert change_range is not None
-            change = _range_set(change_range)
-        result_sets.append(change)
-    return result_sets
+    mapped = map_one_range(range_a, range_b, before)
+    return None if mapped is None else one_range_sections(mapped)
 
 
 def _compose_sets(
@@ -437,7 +286,7 @@ def _compose_sets(
 
 
 def _parse_length(value: object) -> int:
-    # `bool` is an `int` in Python but never a length (PROTOCOL.md "Changes").
+    # `bool` is an `int` in Python but never a length (docs/protocol.md "Editing").
     if type(value) is not int or value < 0:
         raise InvalidUpdate(f"a length must be a non-negative integer, not {value!r}")
     return value
@@ -504,6 +353,10 @@ class ChangeDesc:
             desc._new_length = other._new_length - self._length + self._new_length
             return desc
         return ChangeDesc(_map_set(self, other, before, mk_set=False)[0])
+
+    def as_one_range(self) -> OneRange | None:
+        """This change as a `OneRange` (one_range.py) when it replaces one range, else None."""
+        return one_range_of(self._sections, self._length, ())
 
     def map_pos(self, pos: int, assoc: int = -1) -> int:
         """Map a position of the old document into the new one (`mapPos`, simple mode).
@@ -606,8 +459,20 @@ class ChangeSet(ChangeDesc):
         return cls.of(length, [(start, end, text)])
 
     @classmethod
+    def of_one_range(cls, change: OneRange) -> ChangeSet:
+        """The change a `OneRange` describes, built without validation: `change` must come
+        from `as_one_range` or `map_one_range` (one_range.py), never from the wire."""
+        _, deleted, ins, length, _ = change
+        result = cls.__new__(cls)
+        result._sections = one_range_sections(change)
+        result._inserted = one_range_inserted(change)
+        result._length = length
+        result._new_length = length - deleted + ins
+        return result
+
+    @classmethod
     def from_json(cls, data: object) -> ChangeSet:
-        """Parse the JSON form (PROTOCOL.md "Changes"); `InvalidUpdate` when malformed.
+        """Parse the JSON form (docs/protocol.md "Editing"); `InvalidUpdate` when malformed.
 
         Law: `ChangeSet.from_json(c.to_json()) == c`, and `from_json(j).to_json() == j` for any
         well-formed `j`, even one CodeMirror would not produce (sections are kept as given).
@@ -667,7 +532,7 @@ class ChangeSet(ChangeDesc):
 
         Law: `b.apply(a.apply(doc)) == a.compose(b).apply(doc)`.
         Raises `InvalidUpdate` if the length differs or a changed range's boundary falls inside
-        a surrogate pair (PROTOCOL.md "Changes").
+        a surrogate pair (docs/protocol.md "Conventions").
         """
         sections = self._sections
         inserted = self._inserted
@@ -751,13 +616,18 @@ class ChangeSet(ChangeDesc):
             raise _mismatch()
         return self._mapped(other, before)
 
+    def as_one_range(self) -> OneRange | None:
+        """This change, with its text, as a `OneRange` when it replaces one range, else None."""
+        return one_range_of(self._sections, self._length, self._inserted)
+
     def _mapped(self, other: ChangeDesc, before: bool) -> ChangeSet:
-        range_self = _range_of(self)
-        range_other = _range_of(other) if range_self is not None else None
+        # Pairpad's O(1) path for two one-range changes (one_range.py); the walk otherwise.
+        range_self = self.as_one_range()
+        range_other = other.as_one_range() if range_self is not None else None
         if range_self is not None and range_other is not None:
-            mapped = _map_range(range_self, range_other, before)
+            mapped = map_one_range(range_self, range_other, before)
             if mapped is not None:
-                return _range_set(mapped)
+                return ChangeSet.of_one_range(mapped)
         sections, inserted = _map_set(self, other, before, mk_set=True)
         assert inserted is not None
         return ChangeSet(sections, inserted)

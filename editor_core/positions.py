@@ -1,4 +1,4 @@
-"""Units, stated once (STYLE.md habit 2; PROTOCOL.md "Conventions").
+"""Units, stated once and converted here only (docs/protocol.md "Conventions").
 
 - On the wire every position is a **UTF-16 code-unit offset**, as CodeMirror 6 and LSP count.
 - Inside Python a `str` index counts **code points**.
@@ -82,5 +82,5 @@ class LineIndex:
 
 
 def normalize_newlines(text: str) -> str:
-    """`\\r\\n` and lone `\\r` → `\\n` (room documents only; PROTOCOL.md "Conventions")."""
+    """`\\r\\n` and lone `\\r` → `\\n` (room documents only; docs/protocol.md "Conventions")."""
     return text.replace("\r\n", "\n").replace("\r", "\n")

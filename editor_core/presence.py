@@ -1,9 +1,9 @@
-"""Who is in a room: participants, their colors and their cursors (PROTOCOL.md `Participant`,
-`participant_joined`, `participant_left`, `cursor`).
+"""Who is in a room: participants, their colors and their cursors (docs/protocol.md
+"Presence, runs, completions": `participant_joined`, `participant_left`, `cursor`).
 
 Pure state; the server decides whom to tell. A cursor is stored with the version it is valid
-at (PROTOCOL.md: "cursors are valid at the `version` of the message or response that carries
-them") and moved forward with `map_cursors`.
+at (the `version` of the message that carried it, docs/protocol.md "Presence, runs,
+completions") and moved forward with `map_cursors`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Participant:
     cursor_version: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        """PROTOCOL.md `Participant`: `{"clientId", "name", "color", "cursor"}`."""
+        """A participant on the wire: `{"clientId", "name", "color", "cursor"}`."""
         cursor = None
         if self.cursor is not None:
             cursor = {"anchor": self.cursor[0], "head": self.cursor[1]}

@@ -1,5 +1,6 @@
 """Reading a JSON request body under a size limit, enforced while it is read: a client that
-streams gigabytes is cut off at the limit, not after buffering it all (PROTOCOL.md 413)."""
+streams gigabytes is cut off at the limit, not after buffering it all (413, docs/protocol.md
+"Errors")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Timestamps on the wire: ISO 8601 in UTC with milliseconds (PROTOCOL.md "Conventions")."""
+"""Timestamps on the wire: ISO 8601 in UTC with milliseconds (docs/protocol.md "Conventions")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What a room needs from the rest of the server, passed in one object. The runner and the
-completer are protocols, so tests can hand a room a fake (STYLE.md: a fake twin for tests)."""
+completer are protocols, so tests can hand a room a fake (docs/architecture.md "Seams")."""
 
 from __future__ import annotations
 

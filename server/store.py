@@ -2,10 +2,11 @@
 server sees, so another backend can replace it).
 
 One connection, WAL mode, `synchronous=NORMAL`: a commit survives a killed process
-(PROTOCOL.md guarantee 2), though not a power cut. Writes go through one queue and a single
-writer task that commits everything queued in the same event-loop turn as one transaction
-(group commit); a caller awaits the commit of its own write before it broadcasts. The tables
-are described in docs/storage.md; `MIGRATIONS[i]` moves `PRAGMA user_version` from i to i+1.
+(docs/architecture.md "Guarantees", 2), though not a power cut. Writes go through one queue
+and a single writer task that commits everything queued in the same event-loop turn as one
+transaction (group commit); a caller awaits the commit of its own write before it broadcasts.
+The tables are described in docs/storage.md; `MIGRATIONS[i]` moves `PRAGMA user_version` from
+i to i+1.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Tests drive it directly; a load test wraps it with a WebSocket: send `pending_pu
 `code_update` push (when it has changes), feed every `code_update` received to `receive`, send
 `pull` from `version` when `receive` returns False, and `reset` after a refused push.
 
-Wire shapes are PROTOCOL.md's: `updates` are `[{"clientId", "changes"}]`.
+Wire shapes are those of docs/protocol.md "Editing": `updates` are `[{"clientId", "changes"}]`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class CollabClient:
         return self.version, [changes.to_json() for changes in self.unconfirmed]
 
     def receive(self, version: int, updates: Sequence[Mapping[str, Any]]) -> bool:
-        """Take a server `code_update` (PROTOCOL.md "Ordering").
+        """Take a server `code_update` (docs/protocol.md "Editing").
 
         Applies only the part above the synced version. Returns False, changing nothing, when
         the message starts above it: the caller should `pull` from `self.version`.

@@ -1,4 +1,4 @@
-"""Jedi's completion types → the `kind` of a wire `Suggestion` (PROTOCOL.md "REST")."""
+"""Jedi's completion types → the `kind` of a wire `Suggestion` (docs/protocol.md "REST")."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import builtins
 import keyword
 
 # Jedi's `Completion.type` values are module, class, instance, function, param, path,
-# keyword, property and statement. PROTOCOL.md names "variable" where Jedi says "instance"
+# keyword, property and statement. The wire says "variable" where Jedi says "instance"
 # (a name bound to a value of a known type); the rest pass through unchanged.
 _JEDI_TO_WIRE = {
     "module": "module",

@@ -1,4 +1,4 @@
-"""What the engine answers, and its wire form (PROTOCOL.md "REST": `Suggestion`, `Symbols`).
+"""What the engine answers, and its wire form (docs/protocol.md "REST", `/autocomplete`).
 
 Positions in these values are UTF-16 offsets, as on the wire (`editor_core.positions`).
 """
@@ -22,7 +22,7 @@ class Suggestion:
 
     def to_wire(self) -> dict[str, object]:
         wire: dict[str, object] = {"label": self.label, "kind": self.kind}
-        # PROTOCOL.md: `"detail"?: str` -- absent, never null, when there is none.
+        # The contract's `"detail"?: str`: absent, never null, when there is none.
         if self.detail is not None:
             wire["detail"] = self.detail
         wire["source"] = self.source

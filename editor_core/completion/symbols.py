@@ -1,4 +1,5 @@
-"""Names visible at the cursor, from parso's error-tolerant tree (PROTOCOL.md: `Symbols`).
+"""Names visible at the cursor, from parso's error-tolerant tree (docs/protocol.md "REST":
+`symbols`).
 
 The document is usually mid-edit, so it often does not parse. parso still gives a tree: the
 statements it understood are ordinary nodes, the rest `error_node`s holding the tokens. Scopes

@@ -3,8 +3,8 @@
 RestrictedPython's transformer (see `transformer.py`) turns `a.b` into `_getattr_(a, "b")`,
 `a.b = c` into `_write_(a).b = c`, `a[b]` into `_getitem_(a, b)` and so on; this module
 supplies those guards, the builtins and the import hook. RestrictedPython alone "is not a
-sandbox" (STYLE.md, habit 7): all of this runs inside a child process behind the walls of
-`walls.py`, and the policy is the first of two walls, not the only one.
+sandbox" (its own documentation says so): all of this runs inside a child process behind the
+walls of `walls.py`, and the policy is the first of two walls, not the only one.
 
 The guards:
 - attribute reads refuse names starting with "_" (but `READABLE_DUNDERS`) and the

@@ -1,6 +1,7 @@
 """The value types of the execution service: what a run may use and what it returns.
 
-`ExecutionResult.to_wire` is PROTOCOL.md's `ExecutionResult`, camelCase keys and all.
+`ExecutionResult.to_wire` is the `ExecutionResult` of docs/protocol.md "REST", camelCase keys
+and all.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class ExecutionResult:
     truncated: bool
 
     def to_wire(self) -> dict[str, object]:
-        """PROTOCOL.md, REST: `ExecutionResult`."""
+        """The `ExecutionResult` of docs/protocol.md "REST"."""
         return {
             "status": self.status,
             "output": self.output,

@@ -1,10 +1,10 @@
 """ExecutionService: runs programs in sandboxed children, a few at a time, never in-process.
 
 The service decides (queue, limits, verdicts); the fork server forks; each child raises its
-walls and runs one program (STYLE.md: the core decides, a worker does the heavy part off the
-event loop). PROTOCOL.md guarantees 3 and 4 are what this module answers for: a run ends
-within its wall time whatever the program does (the parent's timer kills the child's whole
-process group), and a run never blocks the event loop (everything here is awaited or a
+walls and runs one program (the core decides, a worker does the heavy part off the event loop).
+Guarantees 3 and 4 of docs/architecture.md "Guarantees" are what this module answers for: a
+run ends within its wall time whatever the program does (the parent's timer kills the child's
+whole process group), and a run never blocks the event loop (everything here is awaited or a
 non-blocking callback).
 
 Fairness: at most `max_concurrent` runs at once, first come first served, and at most

@@ -1,5 +1,5 @@
 """Real-Chromium tests of the bundled web editor against a real Pairpad server process
-(STYLE.md: Datasette's test_playwright.py). Run in their own pytest process:
+(as Datasette's test_playwright.py does). Run in their own pytest process:
 
     .venv/bin/pytest tests/browser -p no:cacheprovider
 

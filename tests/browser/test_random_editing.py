@@ -1,4 +1,4 @@
-"""Convergence under random editing (PROTOCOL.md, "The guarantees" 1): three people type,
+"""Convergence under random editing (docs/architecture.md "Guarantees", 1): three people type,
 delete, move and press Enter at random, at once, while one of them loses the connection for
 a while; afterwards every editor shows the server's document."""
 

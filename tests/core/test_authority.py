@@ -1,7 +1,8 @@
-"""`editor_core.authority`: the push rule of PROTOCOL.md "Pushes", and convergence.
+"""`editor_core.authority`: the push rule of docs/architecture.md "The room authority", and
+convergence.
 
-The unit tests pin each clause of the rule; the simulation at the end checks "The guarantees",
-1 (convergence, exactly once) with `tests.collab_client` clients over a lossy, reordering-free
+The unit tests pin each clause of the rule; the simulation at the end checks guarantee 1
+(convergence, exactly once) with `tests.collab_client` clients over a lossy, reordering-free
 but delaying network with reconnects.
 """
 
@@ -269,7 +270,7 @@ class Peer:
 
 
 class Network:
-    """A room on the server and its peers, exchanging PROTOCOL.md messages as JSON text."""
+    """A room on the server and its peers, exchanging docs/protocol.md messages as JSON text."""
 
     def __init__(self, rng: random.Random, count: int, keep_updates: int = 10_000) -> None:
         self.rng = rng
@@ -287,7 +288,7 @@ class Network:
         peer.to_server.append(json.dumps({"type": "pull", "version": peer.client.version}))
 
     def reconnect(self, peer: Peer) -> None:
-        # PROTOCOL.md "Pushes": pull from the synced version, then push, without waiting.
+        # docs/protocol.md "Editing": pull from the synced version, then push, without waiting.
         peer.connected = True
         self.pull(peer)
         self.push(peer)

@@ -127,7 +127,7 @@ async def test_wire_form(engine: CompletionEngine) -> None:
             "locals": [],
         },
     }
-    # No detail: the key is absent, not null (PROTOCOL.md: `"detail"?: str`).
+    # No detail: the key is absent, not null (the contract's `"detail"?: str`).
     assert Suggestion("x", "variable", None, "ast").to_wire() == {
         "label": "x",
         "kind": "variable",

@@ -2,7 +2,8 @@
 
 Hundreds of seeded random cases go to `tests/core/crosscheck.mjs` in one node process, which
 answers with what `@codemirror/state` and `@codemirror/collab` (from static/node_modules)
-compute. Change sets must come back byte-identical as JSON (STYLE.md, the CodeMirror anchor).
+compute. Change sets must come back byte-identical as JSON (docs/architecture.md "ChangeSet
+and its fast paths").
 """
 
 from __future__ import annotations

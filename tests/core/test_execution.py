@@ -1,5 +1,5 @@
 """ExecutionService: benign programs give exact output; the service's queue, limits, stop,
-streaming and restart behave as PROTOCOL.md's `ExecutionResult`, `run` and `stop` say."""
+streaming and restart behave as docs/protocol.md says (`ExecutionResult`, `run`, `stop`)."""
 
 from __future__ import annotations
 

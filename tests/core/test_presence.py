@@ -1,4 +1,5 @@
-"""`editor_core.presence`: participants, colors, cursors (PROTOCOL.md `Participant`)."""
+"""`editor_core.presence`: participants, colors, cursors (docs/protocol.md "Presence, runs,
+completions")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Simulated editors over real sockets: a `tests.collab_client.CollabClient` wired to a
 `websockets` connection the way `@codemirror/collab`'s plugin is wired in the browser.
 
-Each `SimEditor` follows PROTOCOL.md "Ordering" and "Pushes" to the letter:
+Each `SimEditor` follows docs/protocol.md "Editing" to the letter:
 
 - one push in flight: it pushes every unconfirmed change, then waits until a `code_update`
   confirms all of them before it pushes again;
@@ -41,13 +41,13 @@ from tests.core.random_changes import boundaries, random_change, rng_pick
 
 Frame = dict[str, Any]
 
-# PROTOCOL.md "WebSocket": a client does not reconnect after these.
+# docs/protocol.md "Errors and closing": a client does not reconnect after these.
 FINAL_CLOSE_CODES = frozenset({4400, 4404, 4409, 4410})
 MAX_CONNECT_FAILURES = 20
 
 
 class ContractViolation(AssertionError):
-    """The server did something PROTOCOL.md does not allow."""
+    """The server did something docs/protocol.md does not allow."""
 
 
 # -- REST, off the event loop ------------------------------------------------------------------
@@ -265,7 +265,7 @@ class SimEditor:
                 raise ContractViolation(
                     f"{self.client_id}: reconnected at synced version {self.model.version}; "
                     f"init says the room is at {init['version']}")
-            # PROTOCOL.md "Pushes": a reconnecting client pulls before it pushes again.
+            # docs/protocol.md "Editing": a reconnecting client pulls before it pushes again.
             await self._pull(ws)
         self.sent_upto = self.confirmed  # whatever was in flight is pushed again
         self.ws = ws
@@ -323,8 +323,9 @@ class SimEditor:
             raise ContractViolation(f"{self.client_id}: a second init on one connection {frame}")
 
     async def _maybe_send_cursor(self, ws: ClientConnection) -> None:
-        # PROTOCOL.md `cursor`: sent only when none of our changes is unconfirmed, so the
-        # positions are valid in the server's document at our synced version.
+        # docs/protocol.md "Presence, runs, completions": a cursor is sent only when none of
+        # our changes is unconfirmed, so the positions are valid in the server's document at
+        # our synced version.
         model = self.model
         if model is None or model.unconfirmed or self.rng.random() < 0.7:
             return

@@ -1,4 +1,4 @@
-"""PROTOCOL.md "The guarantees", 1 (convergence), over real sockets against a real server.
+"""docs/architecture.md "Guarantees", 1 (convergence), over real sockets against a real server.
 
 Twelve editors (tests/live/sim.py: `CollabClient` behind a `websockets` connection, one push in
 flight, pull on a gap) type random inserts, deletions and replacements into one room at once,

@@ -1,4 +1,4 @@
-"""PROTOCOL.md "The guarantees", 2 (durability), against a real server process and SIGKILL.
+"""docs/architecture.md "Guarantees", 2 (durability), against a real server process and SIGKILL.
 
 Four editors type into one room with one push in flight each; each types `HOLD_AT - 1` edits,
 then waits for the restart before typing the rest. Once the editors have been sent `KILL_AT`

@@ -1,5 +1,6 @@
-"""A client that stops reading is disconnected and never slows the others down (PROTOCOL.md
-guarantee 4; STYLE.md habit 5), over real sockets against a real server process."""
+"""A client that stops reading is disconnected and never slows the others down
+(docs/architecture.md "Guarantees", 4: bounded send queues), over real sockets against a real
+server process."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """In-process ASGI tests: Starlette's TestClient as a context manager, so the lifespan runs
-(STYLE.md: Starlette anchor). The store is real; execution and completion are fake twins here
+(Starlette's own test style). The store is real; execution and completion are fake twins here
 (tests/server/fakes.py) unless a test asks for the real services (`real_services=True`)."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Fake twins of the execution and completion services, for room tests that need control
-over when a run ends (STYLE.md: rooms talk to small interfaces with a fake twin)."""
+over when a run ends (docs/architecture.md "Seams": rooms talk to small interfaces with a
+fake twin)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Room runs and completions over the WebSocket (PROTOCOL.md `run`, `stop`, `complete`), with
-fake services so the test decides when a run ends."""
+"""Room runs and completions over the WebSocket (docs/protocol.md "Presence, runs,
+completions"), with fake services so the test decides when a run ends."""
 
 from __future__ import annotations
 

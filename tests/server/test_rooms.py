@@ -1,4 +1,4 @@
-"""REST rooms, errors and operations endpoints against PROTOCOL.md "REST"."""
+"""REST rooms, errors and operations endpoints against docs/protocol.md "REST"."""
 
 from __future__ import annotations
 

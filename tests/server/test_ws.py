@@ -1,4 +1,4 @@
-"""The WebSocket half of PROTOCOL.md, in process: every message, error and close code."""
+"""The WebSocket half of docs/protocol.md, in process: every message, error and close code."""
 
 from __future__ import annotations
 

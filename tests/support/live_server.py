@@ -1,5 +1,5 @@
-"""A real Pairpad server process on a free loopback port (STYLE.md: Datasette-style live
-tests). Waits for `/health` with a deadline instead of sleeping."""
+"""A real Pairpad server process on a free loopback port (live tests in the style of
+Datasette). Waits for `/health` with a deadline instead of sleeping."""
 
 from __future__ import annotations
 
