@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from editor_core.errors import Unauthorized, ValidationFailed
+from server.errors import Unauthorized, ValidationFailed
 from server.hub import Hub
 from server.room import Room
 from server.store import RoomRecord
