@@ -1,8 +1,10 @@
 """Typed errors of the domain (STYLE.md, habit 3: one root exception, one translation table).
 
-Each subclass carries the `code` of PROTOCOL.md's error tables and the REST `status` it maps
-to. `server/errors.py` is the only place that turns them into HTTP responses or WebSocket
-`error` frames.
+Each subclass carries the `code` of PROTOCOL.md's error tables; that string is part of the
+contract, so it lives here. How a code travels (HTTP status, `Retry-After`, the WebSocket
+`error` frame) is the transport's business: `server/errors.py` holds that table, and the errors
+only the server raises. Here are the root and the errors the domain raises, including those of
+the room session (`RoomFull`, `RoomLocked`, `UnknownRun`), which is moving into `editor_core`.
 """
 
 from __future__ import annotations
@@ -14,95 +16,55 @@ class PairpadError(Exception):
     """Root of every error a client may be told about."""
 
     code: ClassVar[str] = "internal_error"
-    status: ClassVar[int] = 500
 
     def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)
         self.message = message
-        # Extra fields sent beside `code` and `message` (e.g. `retryAfterMs`, `lock`).
+        # Extra fields sent beside `code` and `message` (e.g. `lock`).
         self.fields: dict[str, Any] = fields
 
 
-class InvalidJson(PairpadError):
-    code = "invalid_json"
-    status = 400
+class RetryLater(PairpadError):
+    """Refused for now; the client may retry after `retry_after_ms` (PROTOCOL.md "Conventions")."""
+
+    def __init__(self, message: str, retry_after_ms: int = 1000, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.retry_after_ms = retry_after_ms
 
 
-class ValidationFailed(PairpadError):
-    code = "validation_error"
-    status = 422
+class Busy(RetryLater):
+    """At capacity (rooms, the run queue, completion)."""
 
-
-class UnsupportedLanguage(PairpadError):
-    code = "unsupported_language"
-    status = 422
-
-
-class Unauthorized(PairpadError):
-    code = "unauthorized"
-    status = 401
-
-
-class RoomNotFound(PairpadError):
-    code = "room_not_found"
-    status = 404
+    code = "busy"
 
 
 class TooLarge(PairpadError):
     code = "too_large"
-    status = 413
-
-
-class Busy(PairpadError):
-    """At capacity. `retry_after_ms` becomes `Retry-After` (REST) or `retryAfterMs` (WS)."""
-
-    code = "busy"
-    status = 429
-
-    def __init__(self, message: str, retry_after_ms: int = 1000, **fields: Any) -> None:
-        super().__init__(message, **fields)
-        self.retry_after_ms = retry_after_ms
 
 
 class InvalidMessage(PairpadError):
     code = "invalid_message"
-    status = 400
 
 
 class InvalidUpdate(PairpadError):
     code = "invalid_update"
-    status = 422
 
 
 class InvalidVersion(PairpadError):
     code = "invalid_version"
-    status = 409
 
 
 class HistoryGone(PairpadError):
     code = "history_gone"
-    status = 410
-
-
-class RateLimited(PairpadError):
-    code = "rate_limited"
-    status = 429
-
-    def __init__(self, message: str, retry_after_ms: int = 1000, **fields: Any) -> None:
-        super().__init__(message, **fields)
-        self.retry_after_ms = retry_after_ms
 
 
 class RoomLocked(PairpadError):
     code = "room_locked"
-    status = 409
 
 
 class RoomFull(PairpadError):
     code = "room_full"
-    status = 429
 
 
 class UnknownRun(PairpadError):
     code = "unknown_run"
-    status = 404

@@ -9,8 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from editor_core.errors import Unauthorized, ValidationFailed
 from server import models
+from server.errors import Unauthorized, ValidationFailed
 from server.hub import Hub
 from server.room import Room
 from server.store import RoomRecord

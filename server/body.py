@@ -10,8 +10,8 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from editor_core.errors import InvalidJson, TooLarge, ValidationFailed
-from server.errors import from_validation
+from editor_core.errors import TooLarge
+from server.errors import InvalidJson, ValidationFailed, from_validation
 
 Model = TypeVar("Model", bound=BaseModel)
 

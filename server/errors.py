@@ -1,8 +1,10 @@
 """The one translation table from typed errors to the wire (STYLE.md habit 3).
 
-REST: `{"error": {"code", "message", "details"?}}` with the status the error class carries,
-plus `Retry-After` on 429 (PROTOCOL.md "Conventions"). WebSocket: an `error` frame with
-`code`, `message`, the request `id` when there was one, and the error's extra fields.
+REST: `{"error": {"code", "message", "details"?}}` with the status `HTTP_STATUS` gives the error's
+class, plus `Retry-After` on a `RetryLater` (PROTOCOL.md "Conventions"). WebSocket: an `error`
+frame with `code`, `message`, the request `id` when there was one, `retryAfterMs` on a
+`RetryLater`, and the error's extra fields. The errors only the server raises live here too; they
+subclass `PairpadError` so one handler serves all.
 """
 
 from __future__ import annotations
@@ -16,7 +18,73 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from editor_core.errors import Busy, PairpadError, RateLimited, ValidationFailed
+from editor_core.errors import (
+    Busy,
+    HistoryGone,
+    InvalidMessage,
+    InvalidUpdate,
+    InvalidVersion,
+    PairpadError,
+    RetryLater,
+    RoomFull,
+    RoomLocked,
+    TooLarge,
+    UnknownRun,
+)
+
+
+class InvalidJson(PairpadError):
+    code = "invalid_json"
+
+
+class ValidationFailed(PairpadError):
+    code = "validation_error"
+
+
+class UnsupportedLanguage(PairpadError):
+    code = "unsupported_language"
+
+
+class Unauthorized(PairpadError):
+    code = "unauthorized"
+
+
+class RoomNotFound(PairpadError):
+    code = "room_not_found"
+
+
+class RateLimited(RetryLater):
+    """A connection sent more messages than its token bucket allows (server/connection.py)."""
+
+    code = "rate_limited"
+
+
+# Every PairpadError subclass has its REST status here (tests/server/test_errors.py checks it).
+HTTP_STATUS: dict[type[PairpadError], int] = {
+    PairpadError: 500,
+    InvalidJson: 400,
+    InvalidMessage: 400,
+    Unauthorized: 401,
+    RoomNotFound: 404,
+    UnknownRun: 404,
+    InvalidVersion: 409,
+    RoomLocked: 409,
+    HistoryGone: 410,
+    TooLarge: 413,
+    ValidationFailed: 422,
+    UnsupportedLanguage: 422,
+    InvalidUpdate: 422,
+    RetryLater: 429,
+    Busy: 429,
+    RateLimited: 429,
+    RoomFull: 429,
+}
+
+
+def http_status(exc: PairpadError) -> int:
+    """The status of the nearest class in the table (every class is there; see the test)."""
+    return next(HTTP_STATUS[cls] for cls in type(exc).__mro__ if cls in HTTP_STATUS)
+
 
 log = logging.getLogger("pairpad.errors")
 
@@ -47,28 +115,32 @@ def error_response(exc: PairpadError) -> Response:
     fields = dict(exc.fields)
     details = fields.pop("details", None)
     headers = {}
-    if isinstance(exc, Busy | RateLimited):
+    if isinstance(exc, RetryLater):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_ms / 1000)))
-    return JSONResponse(error_body(exc.code, exc.message, details), exc.status, headers=headers)
+    return JSONResponse(error_body(exc.code, exc.message, details), http_status(exc),
+                        headers=headers)
 
 
 def ws_error(exc: PairpadError, request_id: str | None = None) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
     if request_id is not None:
         frame["id"] = request_id
-    if isinstance(exc, Busy | RateLimited):
+    if isinstance(exc, RetryLater):
         frame["retryAfterMs"] = exc.retry_after_ms
     frame.update(exc.fields)
     return frame
 
 
 async def handle_pairpad_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, PairpadError)
+    # Starlette types every handler as taking an Exception; EXCEPTION_HANDLERS routes by class.
+    if not isinstance(exc, PairpadError):
+        return await handle_unexpected(request, exc)
     return error_response(exc)
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
+    if not isinstance(exc, HTTPException):
+        return await handle_unexpected(request, exc)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 

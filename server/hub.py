@@ -16,10 +16,11 @@ from typing import Any
 from editor_core.authority import Authority, Update
 from editor_core.changeset import ChangeSet
 from editor_core.close_codes import CloseCode
-from editor_core.errors import Busy, RoomNotFound
+from editor_core.errors import Busy
 from editor_core.positions import normalize_newlines, utf16_length
 from server.clock import iso, now_iso
 from server.config import Settings
+from server.errors import RoomNotFound
 from server.room import Room
 from server.services import Services
 from server.store import RoomRecord

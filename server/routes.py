@@ -6,10 +6,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from editor_core.errors import Busy, TooLarge, UnsupportedLanguage, ValidationFailed
+from editor_core.errors import Busy, TooLarge
 from editor_core.positions import utf16_length
 from server import models
 from server.body import parse_json
+from server.errors import UnsupportedLanguage, ValidationFailed
 from server.hub import Hub
 from server.models import AutocompleteRequest, CreateRoomRequest, ExecuteRequest
 

@@ -14,11 +14,11 @@ import unicodedata
 from starlette.websockets import WebSocket
 
 from editor_core.close_codes import CloseCode
-from editor_core.errors import PairpadError, RateLimited, RoomFull, RoomNotFound
+from editor_core.errors import PairpadError, RoomFull
 from server import messages
 from server.clock import now_iso
 from server.connection import Connection, TokenBucket
-from server.errors import ws_error
+from server.errors import RateLimited, RoomNotFound, ws_error
 from server.hub import Hub
 from server.room import Room
 from server.wire import encode

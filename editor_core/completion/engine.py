@@ -361,7 +361,7 @@ class CompletionEngine:
         # Timings only: never the code.
         if log.isEnabledFor(logging.DEBUG):
             elapsed = (asyncio.get_running_loop().time() - started) * 1000
-            log.debug("completion source=%s ms=%.2f", source, elapsed)
+            log.debug("event=completion.answer source=%s ms=%.2f", source, elapsed)
 
     # -- jobs ----------------------------------------------------------------------------
 

@@ -133,7 +133,7 @@ class Lane:
             await self.stop()
             raise
         log.info(
-            "completion worker ready role=%s pid=%d startup_ms=%.0f unprivileged=%s",
+            "event=completion.worker_ready role=%s pid=%d ms=%.0f unprivileged=%s",
             self.role,
             self.process.pid,
             (time.perf_counter() - started) * 1000,
@@ -170,7 +170,9 @@ class Lane:
                 await self._run(job)
             except Exception as error:  # logged; the next job respawns the worker
                 log.warning(
-                    "completion worker failed role=%s error=%s", self.role, type(error).__name__
+                    "event=completion.worker_failed role=%s error=%s",
+                    self.role,
+                    type(error).__name__,
                 )
                 self._settle(job, None)
                 await self.stop()
@@ -189,7 +191,7 @@ class Lane:
         self.inflight = None
         if not done:
             log.warning(
-                "completion worker over its hard limit role=%s limit_s=%.3f: respawning",
+                "event=completion.worker_over_limit role=%s limit_s=%.3f action=respawn",
                 self.role,
                 limit,
             )

@@ -216,8 +216,13 @@ def _ms(started: float) -> float:
 def _report(error: BaseException) -> None:
     # Type and frames only: an exception's message may quote the user's code.
     frames = traceback.extract_tb(error.__traceback__)
-    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-4:]))
-    print(f"pairpad.completion.worker: {type(error).__name__} at {where}", file=sys.stderr)
+    where = "<-".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-4:]))
+    # The server's log format (logger name, then `event=` and key=value pairs; server/logs.py).
+    print(
+        f"pairpad.completion.worker event=completion.worker_error"
+        f" error={type(error).__name__} where={where}",
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -116,7 +116,7 @@ class ForkServerClient:
         self.filesystem_hidden = bool(ready.get("filesystemHidden"))
         self.privileged = bool(ready.get("privileged"))
         logger.info(
-            "fork server %d ready (privileged=%s, network isolated=%s, file system hidden=%s)",
+            "event=forkserver.ready pid=%d privileged=%s network_isolated=%s filesystem_hidden=%s",
             process.pid, self.privileged, self.network_isolated, self.filesystem_hidden,
         )  # fmt: skip
 
@@ -171,7 +171,7 @@ class ForkServerClient:
         try:
             await asyncio.wait_for(asyncio.shield(gone), _CLOSE_TIMEOUT_S)
         except TimeoutError:
-            logger.warning("fork server %d did not exit; killing it", process.pid)
+            logger.warning("event=forkserver.kill pid=%d reason=no_exit", process.pid)
             process.kill()
             await gone
 
@@ -192,7 +192,7 @@ class ForkServerClient:
             try:
                 self._on_message(json.loads(data))
             except (ValueError, KeyError, TypeError):
-                logger.exception("unreadable message from the fork server")
+                logger.exception("event=forkserver.bad_message")
                 self._lose("protocol error")
                 return
 
@@ -219,7 +219,9 @@ class ForkServerClient:
                 handle.exited.set_result(status)
         elif event == "failed":
             del self._children[key]
-            logger.warning("fork failed: %s", message.get("error"))
+            logger.warning(
+                "event=forkserver.fork_failed child=%d reason=%r", key, message.get("error")
+            )
             if not handle.exited.done():
                 handle.exited.set_result(None)
 
@@ -230,7 +232,7 @@ class ForkServerClient:
             asyncio.get_running_loop().remove_reader(sock.fileno())
             sock.close()
             if reason != "closed":
-                logger.warning("lost the fork server: %s", reason)
+                logger.warning("event=forkserver.lost reason=%r", reason)
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(ForkServerDown(reason))
             # Nobody may be waiting any more: don't let it be logged as never retrieved.

@@ -76,7 +76,11 @@ class OutputReader:
             return
         self._received += len(data)
         if self._received > self._receive_limit:
-            logger.warning("a child sent more than its output allows; killing it")
+            logger.warning(
+                "event=sandbox.output_over_limit received=%d limit=%d",
+                self._received,
+                self._receive_limit,
+            )
             self.failed.set_result(None)
             return
         try:
@@ -88,7 +92,7 @@ class OutputReader:
             if self._decoder.broken:
                 raise framing.FrameError("bad frame header")
         except framing.FrameError:
-            logger.warning("a child wrote a malformed frame; killing it")
+            logger.warning("event=sandbox.bad_frame")
             self.failed.set_result(None)
 
     def _keep(self, stream: str, payload: bytes) -> bool:
@@ -132,6 +136,7 @@ class OutputReader:
         for stream, text in pending:
             try:
                 self._on_output(stream, text)
-            except Exception:
-                # The listener's bug must not end the run or lose the rest of its output.
-                logger.exception("on_output callback failed")
+            except Exception as error:
+                # The listener's bug must not end the run or lose the rest of its output. Its
+                # type only: the exception's text may quote the output (a user's).
+                logger.error("event=sandbox.output_listener_failed error=%s", type(error).__name__)

@@ -107,7 +107,7 @@ class ExecutionService:
         try:
             await self._ensure_started()
         except (ForkServerDown, OSError):
-            logger.exception("the fork server could not start")
+            logger.exception("event=forkserver.start_failed")
 
     async def _ensure_started(self) -> None:
         async with self._start_lock:
@@ -173,7 +173,7 @@ class ExecutionService:
             slot = await self._acquire(run)
             if slot is None:
                 ending = run.ending.result()
-                logger.info("run %s %s while queued", run_id, ending)
+                logger.info("event=sandbox.ended_in_queue run=%s ending=%s", run_id, ending)
                 return _result("stopped" if ending == "stopped" else "killed", None, 0)
             self._running += 1
             try:
@@ -203,7 +203,7 @@ class ExecutionService:
             return self._free_slots.pop(0)
         run.turn = turn = asyncio.get_running_loop().create_future()
         self._queue.append(run)
-        logger.debug("run %s queued (position %d)", run.run_id, len(self._queue))
+        logger.debug("event=sandbox.queued run=%s position=%d", run.run_id, len(self._queue))
         try:
             await asyncio.wait((turn, run.ending), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -240,9 +240,14 @@ class ExecutionService:
             started = loop.time()
             handle, reader = self._launch(slot, program, on_output)
         except (ForkServerDown, OSError) as error:
-            logger.warning("run %s: could not start a child: %s", run.run_id, error)
+            logger.warning(
+                "event=sandbox.launch_failed run=%s error=%s reason=%r",
+                run.run_id,
+                type(error).__name__,
+                str(error),
+            )
             return _result("killed", None, _elapsed_ms(started))
-        logger.debug("run %s started (slot %d)", run.run_id, slot)
+        logger.debug("event=sandbox.started run=%s slot=%d", run.run_id, slot)
         try:
             ending = await self._supervise(run, handle, reader, started)
         finally:
@@ -251,10 +256,10 @@ class ExecutionService:
             reader.close()
         result = _verdict(ending, handle, reader, _elapsed_ms(started))
         if result.exit_code == framing.EXIT_MACHINERY and reader.verdict is None:
-            logger.error("run %s: the child could not raise its walls", run.run_id)
+            logger.error("event=sandbox.walls_failed run=%s", run.run_id)
         self._average_ms = 0.8 * self._average_ms + 0.2 * result.duration_ms
         logger.info(
-            "run %s finished: status=%s exit=%s duration_ms=%d truncated=%s pid=%s",
+            "event=sandbox.finished run=%s status=%s exit=%s ms=%d truncated=%s pid=%s",
             run.run_id, result.status, result.exit_code, result.duration_ms,
             result.truncated, handle.pid,
         )  # fmt: skip
@@ -318,7 +323,7 @@ class ExecutionService:
                 )
             except TimeoutError:
                 # The fork server does not answer: replace it (the next run starts another).
-                logger.error("run %s: child not reaped after kill", run.run_id)
+                logger.error("event=sandbox.not_reaped run=%s", run.run_id)
                 self._client.abort("a killed child was not reaped")
         return ending
 

@@ -540,7 +540,7 @@ async def test_a_fork_server_that_cannot_start_gives_killed_results(
     svc = ExecutionService(LIMITS)
     try:
         await svc.start()  # logged, not raised: the server starts without runs
-        assert "could not start" in caplog.text
+        assert "event=forkserver.start_failed" in caplog.text
         result = await svc.run("print(1)")
         assert (result.status, result.exit_code, result.output) == ("killed", None, "")
     finally:
@@ -556,7 +556,7 @@ async def test_a_child_that_cannot_raise_its_walls_never_runs_the_program(
     try:
         result = await svc.run("print('must not run')")
         assert (result.status, result.exit_code, result.output) == ("killed", 70, "")
-        assert "could not raise its walls" in caplog.text
+        assert "event=sandbox.walls_failed run=" in caplog.text
     finally:
         await svc.close()
 
