@@ -35,6 +35,7 @@ from editor_core.presence import Presence
 from server.clock import now_iso
 from server.connection import Connection
 from server.errors import ws_error
+from server.models import dump_completion, dump_execution_result
 from server.services import Services
 from server.store import RoomRecord, StoredUpdate
 from server.wire import encode
@@ -271,9 +272,9 @@ class Room:
 
     async def _execute(self, run: ActiveRun, code: str, stdin: str) -> None:
         try:
-            result = (await self.services.execution.run(
+            result = dump_execution_result(await self.services.execution.run(
                 code, stdin, on_output=partial(self._on_output, run), run_id=run.run_id
-            )).to_wire()
+            ))
         except Exception:  # the lock must be released on every ending
             log.exception("event=run.failed room=%s run=%s", self.room_id, run.run_id)
             result = {"status": "killed", "output": "", "stdout": "", "stderr": "",
@@ -317,7 +318,7 @@ class Room:
         if result is None:  # superseded by a newer request of the same client
             frame.update({"from": mapped, "items": []})
         else:
-            wire = result.to_wire()
+            wire = dump_completion(result)
             frame.update({"from": wire["from"], "items": wire["suggestions"]})
         conn.send(encode(frame))
 

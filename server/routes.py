@@ -12,7 +12,13 @@ from editor_core.errors import Busy, TooLarge, UnsupportedLanguage, ValidationFa
 from editor_core.positions import utf16_length
 from server.body import parse_json
 from server.hub import Hub
-from server.models import AutocompleteRequest, CreateRoomRequest, ExecuteRequest
+from server.models import (
+    AutocompleteRequest,
+    CreateRoomRequest,
+    ExecuteRequest,
+    dump_completion,
+    dump_execution_result,
+)
 from server.room import Room
 
 
@@ -74,7 +80,7 @@ async def autocomplete(request: Request) -> Response:
             {"loc": ["cursorPosition"], "message": str(exc), "type": "out_of_range"}]) from None
     if result is None:  # only while the engine shuts down: requests without a key stay current
         raise Busy("completion is not available right now", retry_after_ms=1000)
-    return JSONResponse(result.to_wire())
+    return JSONResponse(dump_completion(result))
 
 
 async def execute(request: Request) -> Response:
@@ -84,7 +90,7 @@ async def execute(request: Request) -> Response:
     check_code_size(body.code, hub.settings.max_code_length)
     result = await hub.services.execution.run(body.code, body.stdin)
     hub.services.metrics.runs.labels(result.status).inc()
-    return JSONResponse(result.to_wire())
+    return JSONResponse(dump_execution_result(result))
 
 
 async def health(request: Request) -> Response:
