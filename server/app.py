@@ -23,12 +23,13 @@ from starlette.types import Scope
 
 from editor_core.completion import CompletionEngine
 from editor_core.execution import ExecutionLimits, ExecutionService
-from server import admin, openapi, routes
+from server import admin, models, openapi, routes
 from server.config import Settings
 from server.errors import EXCEPTION_HANDLERS, error_body
 from server.hub import Hub
 from server.logs import RequestLog
 from server.metrics import Metrics
+from server.openapi import ApiRoute, Operation, QueryInt
 from server.services import Completer, Runner, Services
 from server.store import Store
 from server.warming import WarmingCompleter
@@ -82,7 +83,6 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
                completion: Completer | None = None) -> Starlette:
     """The app. `execution` and `completion` replace the real services (tests use fakes)."""
     metrics = Metrics()
-    spec = openapi.build(package_version())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -119,18 +119,35 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(spec)
 
+    # The REST contract (PROTOCOL.md "REST"): each ApiRoute carries what /openapi.json says
+    # about it, so the document is built from this list and nothing else.
     app_routes = [
         Route("/", editor_page),
         Route("/r/{room_id}", editor_page),
-        Route("/rooms", routes.create_room, methods=["POST"]),
-        Route("/rooms/{room_id}", routes.get_room),
-        Route("/autocomplete", routes.autocomplete, methods=["POST"]),
-        Route("/execute", routes.execute, methods=["POST"]),
-        Route("/admin/rooms", admin.list_rooms),
-        Route("/admin/rooms/{room_id}", admin.get_room),
-        Route("/admin/rooms/{room_id}", admin.delete_room, methods=["DELETE"]),
-        Route("/health", routes.health),
-        Route("/metrics", routes.metrics),
+        ApiRoute("/rooms", routes.create_room, Operation(
+            "Create a room", status=201, request=models.CreateRoomRequest,
+            response=models.Room, errors=(400, 413, 422, 429)), method="POST"),
+        ApiRoute("/rooms/{room_id}", routes.get_room, Operation(
+            "A room's state", response=models.RoomState, errors=(404,))),
+        ApiRoute("/autocomplete", routes.autocomplete, Operation(
+            "Completions and symbols at a cursor", request=models.AutocompleteRequest,
+            response=models.AutocompleteResponse, errors=(400, 413, 422)), method="POST"),
+        ApiRoute("/execute", routes.execute, Operation(
+            "Run code in the sandbox", request=models.ExecuteRequest,
+            response=models.ExecutionResult, errors=(400, 413, 422, 429)), method="POST"),
+        ApiRoute("/admin/rooms", admin.list_rooms, Operation(
+            "List rooms, most recently active first", response=models.AdminRoomList,
+            errors=(401, 422), admin=True,
+            query=(QueryInt("limit", 50, admin.MAX_LIMIT), QueryInt("offset", 0)))),
+        ApiRoute("/admin/rooms/{room_id}", admin.get_room, Operation(
+            "Inspect a room", response=models.AdminRoomDetail, errors=(401, 404), admin=True)),
+        ApiRoute("/admin/rooms/{room_id}", admin.delete_room, Operation(
+            "Delete a room and close its connections with 4410", status=204,
+            errors=(401, 404), admin=True), method="DELETE"),
+        ApiRoute("/health", routes.health, Operation(
+            "Liveness and load", response=models.Health)),
+        ApiRoute("/metrics", routes.metrics, Operation(
+            "Prometheus metrics (text format)", text="Prometheus text exposition")),
         Route("/openapi.json", openapi_json),
         WebSocketRoute("/ws/{room_id}/{client_id}", websocket_endpoint),
         Mount("/assets", EditorAssets(directory=DIST, check_dir=False)),
@@ -144,5 +161,6 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         ))
     app = Starlette(routes=app_routes, middleware=middleware,
                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    spec = openapi.build(package_version(), app.routes)
     app.state.settings = settings
     return app

@@ -1,12 +1,18 @@
 """Wire models of the REST API (PROTOCOL.md "REST"), camelCase on the wire. Requests are
-validated with them; responses are described by them in `/openapi.json`."""
+validated with them; responses are described by them in `/openapi.json`, and the responses
+built from a core value (`dump_execution_result`, `dump_completion`) are serialized by them,
+so each of those shapes has this one definition."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
+
+if TYPE_CHECKING:
+    from editor_core.completion import model as completion
+    from editor_core.execution import result as execution
 
 
 class Wire(BaseModel):
@@ -114,9 +120,26 @@ class Symbols(Wire):
 
 
 class AutocompleteResponse(BaseModel):
+    # populate_by_name: read from `Completion.from_`; the wire name is the alias `from`.
+    model_config = ConfigDict(populate_by_name=True)
+
     from_: int = Field(alias="from")
     suggestions: list[Suggestion]
     symbols: Symbols
+
+
+def dump_execution_result(result: execution.ExecutionResult) -> dict[str, Any]:
+    """The wire form of a run's ending (PROTOCOL.md "REST": `ExecutionResult`)."""
+    wire = ExecutionResult.model_validate(result, from_attributes=True)
+    return wire.model_dump(mode="json", by_alias=True)
+
+
+def dump_completion(result: completion.Completion) -> dict[str, Any]:
+    """The wire form of a completion (PROTOCOL.md "REST": `{"from", "suggestions", "symbols"}`).
+    `exclude_none`: a suggestion without `detail` has no such key, never null; nothing else in
+    this shape is nullable."""
+    wire = AutocompleteResponse.model_validate(result, from_attributes=True)
+    return wire.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 class AdminRoom(Wire):

@@ -19,6 +19,7 @@ from typing import Any
 from editor_core.authority import Authority
 from editor_core.changeset import ChangeSet
 from editor_core.close_codes import CloseCode
+from editor_core.execution.result import ExecutionResult
 from editor_core.session import (
     Close,
     Effect,
@@ -34,6 +35,7 @@ from editor_core.session import (
 from server.clock import now_iso
 from server.connection import Connection
 from server.errors import ws_error
+from server.models import dump_completion, dump_execution_result
 from server.services import Services
 from server.store import RoomRecord, StoredUpdate
 from server.wire import encode
@@ -115,7 +117,7 @@ class Room:
         if result is None:  # superseded by a newer request of the same client
             frame.update({"from": mapped, "items": []})
         else:
-            wire = result.to_wire()
+            wire = dump_completion(result)
             frame.update({"from": wire["from"], "items": wire["suggestions"]})
         conn.send(encode(frame))
 
@@ -205,16 +207,16 @@ class Room:
     async def _execute(self, run_id: str, code: str, stdin: str) -> None:
         on_output = partial(self._on_output, run_id)
         try:
-            result = (await self.services.execution.run(
-                code, stdin, on_output=on_output, run_id=run_id)).to_wire()
+            result = await self.services.execution.run(code, stdin, on_output=on_output,
+                                                       run_id=run_id)
         except Exception:  # the lock must be released on every ending
             log.exception("event=run.failed room=%s run=%s", self.room_id, run_id)
-            result = {"status": "killed", "output": "", "stdout": "", "stderr": "",
-                      "exitCode": None, "durationMs": 0, "truncated": False}
-        self.services.metrics.runs.labels(str(result["status"])).inc()
-        log.info("event=run.end room=%s run=%s status=%s ms=%s", self.room_id, run_id,
-                 result["status"], result["durationMs"])
-        self._perform(self.session.run_finished(run_id, result, now_iso()))
+            result = ExecutionResult("killed", "", "", "", None, 0, False)
+        self.services.metrics.runs.labels(result.status).inc()
+        log.info("event=run.end room=%s run=%s status=%s ms=%d", self.room_id, run_id,
+                 result.status, result.duration_ms)
+        wire = dump_execution_result(result)
+        self._perform(self.session.run_finished(run_id, wire, now_iso()))
         saving = self._saves.pop(run_id, None)
         if saving is not None:  # end_run waits for this task: let it cover the save too
             await saving

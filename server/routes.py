@@ -12,7 +12,13 @@ from server import models
 from server.body import parse_json
 from server.errors import UnsupportedLanguage, ValidationFailed
 from server.hub import Hub
-from server.models import AutocompleteRequest, CreateRoomRequest, ExecuteRequest
+from server.models import (
+    AutocompleteRequest,
+    CreateRoomRequest,
+    ExecuteRequest,
+    dump_completion,
+    dump_execution_result,
+)
 
 
 def hub_of(request: Request) -> Hub:
@@ -61,7 +67,7 @@ async def autocomplete(request: Request) -> Response:
             {"loc": ["cursorPosition"], "message": str(exc), "type": "out_of_range"}]) from None
     if result is None:  # only while the engine shuts down: requests without a key stay current
         raise Busy("completion is not available right now", retry_after_ms=1000)
-    return JSONResponse(result.to_wire())
+    return JSONResponse(dump_completion(result))
 
 
 async def execute(request: Request) -> Response:
@@ -71,7 +77,7 @@ async def execute(request: Request) -> Response:
     check_code_size(body.code, hub.settings.max_code_length)
     result = await hub.services.execution.run(body.code, body.stdin)
     hub.services.metrics.runs.labels(result.status).inc()
-    return JSONResponse(result.to_wire())
+    return JSONResponse(dump_execution_result(result))
 
 
 async def health(request: Request) -> Response:

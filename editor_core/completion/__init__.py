@@ -1,8 +1,8 @@
 """Autocomplete: Jedi completions in a worker process, AST symbols at the cursor.
 
 The server calls `CompletionEngine.complete()` for `POST /autocomplete` and the room's
-`complete` message (docs/protocol.md "Presence, runs, completions"), and sends
-`Completion.to_wire()`.
+`complete` message (docs/protocol.md "Presence, runs, completions"), and sends the
+`Completion` in the wire form that server/models.py defines.
 """
 
 from editor_core.completion.engine import CompletionEngine

@@ -229,7 +229,7 @@ class Lane:
             self._settle(job, None)
         elif kind == "symbols":
             cursor = Cursor(message["from"], message["prefix"], message["attribute"])
-            self._settle(job, Phase1(cursor, Symbols.from_wire(message["symbols"])))
+            self._settle(job, Phase1(cursor, Symbols.from_ipc(message["symbols"])))
         elif kind == "completions":
             self._settle(job, (message["from"], message["items"]))
 

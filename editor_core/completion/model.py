@@ -1,4 +1,6 @@
-"""What the engine answers, and its wire form (docs/protocol.md "REST", `/autocomplete`).
+"""What the engine answers: plain values. Their wire form (docs/protocol.md "REST": `Suggestion`,
+`Symbols`, the autocomplete answer) is defined once, by the server's wire models
+(server/models.py).
 
 Positions in these values are UTF-16 offsets, as on the wire (`editor_core.positions`).
 """
@@ -20,14 +22,6 @@ class Suggestion:
     detail: str | None
     source: Source
 
-    def to_wire(self) -> dict[str, object]:
-        wire: dict[str, object] = {"label": self.label, "kind": self.kind}
-        # The contract's `"detail"?: str`: absent, never null, when there is none.
-        if self.detail is not None:
-            wire["detail"] = self.detail
-        wire["source"] = self.source
-        return wire
-
 
 @dataclass(frozen=True)
 class Symbols:
@@ -44,7 +38,10 @@ class Symbols:
     def empty(cls) -> Symbols:
         return cls([], [], [], [], [], [])
 
-    def to_wire(self) -> dict[str, list[str]]:
+    # The AST worker's pipe (worker.py `symbols` answer → lane.py) carries Symbols as JSON.
+    # An internal encoding between our own processes, not part of the contract: it may change
+    # with the worker, and does not follow the wire's naming.
+    def to_ipc(self) -> dict[str, list[str]]:
         return {
             "globals": list(self.globals),
             "functions": list(self.functions),
@@ -55,14 +52,14 @@ class Symbols:
         }
 
     @classmethod
-    def from_wire(cls, wire: dict[str, list[str]]) -> Symbols:
+    def from_ipc(cls, message: dict[str, list[str]]) -> Symbols:
         return cls(
-            globals=list(wire["globals"]),
-            functions=list(wire["functions"]),
-            classes=list(wire["classes"]),
-            imports=list(wire["imports"]),
-            params=list(wire["params"]),
-            locals=list(wire["locals"]),
+            globals=list(message["globals"]),
+            functions=list(message["functions"]),
+            classes=list(message["classes"]),
+            imports=list(message["imports"]),
+            params=list(message["params"]),
+            locals=list(message["locals"]),
         )
 
 
@@ -73,10 +70,3 @@ class Completion:
     from_: int
     suggestions: list[Suggestion]
     symbols: Symbols
-
-    def to_wire(self) -> dict[str, object]:
-        return {
-            "from": self.from_,
-            "suggestions": [s.to_wire() for s in self.suggestions],
-            "symbols": self.symbols.to_wire(),
-        }

@@ -142,7 +142,7 @@ class AstRole(_Role):
             "from": cursor.from_,
             "prefix": cursor.prefix,
             "attribute": cursor.attribute,
-            "symbols": symbols.to_wire(),
+            "symbols": symbols.to_ipc(),
         }
 
 

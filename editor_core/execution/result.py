@@ -1,7 +1,7 @@
 """The value types of the execution service: what a run may use and what it returns.
 
-`ExecutionResult.to_wire` is the `ExecutionResult` of docs/protocol.md "REST", camelCase keys
-and all.
+The wire form of `ExecutionResult` (docs/protocol.md "REST", camelCase keys) is defined once, by
+the server's wire model (server/models.py); this is the domain value it is built from.
 """
 
 from __future__ import annotations
@@ -47,14 +47,3 @@ class ExecutionResult:
     duration_ms: int
     truncated: bool
 
-    def to_wire(self) -> dict[str, object]:
-        """The `ExecutionResult` of docs/protocol.md "REST"."""
-        return {
-            "status": self.status,
-            "output": self.output,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "exitCode": self.exit_code,
-            "durationMs": self.duration_ms,
-            "truncated": self.truncated,
-        }

@@ -1,11 +1,10 @@
-"""CompletionEngine: UTF-16 positions, broken code, the wire form, stale requests, the
+"""CompletionEngine: UTF-16 positions, broken code, the answer's value, stale requests, the
 AST fallback and the worker's lifecycle. No sleeps and no timed assertions: deadlines are
 either out of reach (Jedi always answers) or zero (Jedi never does)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -105,34 +104,18 @@ async def test_same_version_is_cached(engine: CompletionEngine) -> None:
     assert {"dump", "dumps"} <= set(labels(first))
 
 
-async def test_wire_form(engine: CompletionEngine) -> None:
+async def test_answer_value(engine: CompletionEngine) -> None:
+    # The value the wire form is built from; its JSON shape is tests/server/test_wire_models.py.
     completion = await complete_at_end(engine, "import math\nx = 1\nmath.sq")
-    wire = completion.to_wire()
-    assert json.loads(json.dumps(wire)) == {
-        "from": len("import math\nx = 1\nmath."),
-        "suggestions": [
-            {
-                "label": "sqrt",
-                "kind": "function",
-                "detail": completion.suggestions[0].detail,
-                "source": "jedi",
-            }
+    assert completion == Completion(
+        from_=len("import math\nx = 1\nmath."),
+        suggestions=[
+            Suggestion("sqrt", "function", completion.suggestions[0].detail, "jedi"),
         ],
-        "symbols": {
-            "globals": ["x"],
-            "functions": [],
-            "classes": [],
-            "imports": ["math"],
-            "params": [],
-            "locals": [],
-        },
-    }
-    # No detail: the key is absent, not null (the contract's `"detail"?: str`).
-    assert Suggestion("x", "variable", None, "ast").to_wire() == {
-        "label": "x",
-        "kind": "variable",
-        "source": "ast",
-    }
+        symbols=Symbols(
+            globals=["x"], functions=[], classes=[], imports=["math"], params=[], locals=[],
+        ),
+    )
 
 
 @pytest.mark.parametrize(

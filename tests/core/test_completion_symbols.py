@@ -3,6 +3,7 @@ parse (the document is usually mid-edit)."""
 
 from __future__ import annotations
 
+import dataclasses
 import string
 
 from hypothesis import given, settings
@@ -133,7 +134,7 @@ def test_cursor_and_fallback_suggestions() -> None:
 
 
 def _valid_lists(symbols: Symbols) -> bool:
-    lists = symbols.to_wire().values()
+    lists = dataclasses.asdict(symbols).values()
     return all(names == sorted(set(names)) and all(names) for names in lists)
 
 

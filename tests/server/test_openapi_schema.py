@@ -1,0 +1,186 @@
+"""Every REST response matches the schema that `GET /openapi.json` publishes for its route and
+status, and every operation of that document is exercised here: a new route without a case
+in this file fails `test_every_published_operation_is_exercised`.
+
+The schemas are checked as published, and once more closed (no property beyond those
+declared), so a key the server sends but the document does not name is caught too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+from starlette.testclient import TestClient
+
+from tests.server.conftest import ADMIN, ClientFactory, new_room
+from tests.server.wsclient import recv_type
+
+DOCUMENT = "urn:pairpad:openapi"  # the base URI the document's own `#/...` refs resolve in
+
+
+def _escape(token: str) -> str:
+    """A JSON-pointer token (RFC 6901)."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _closed(schema: Any) -> Any:
+    """`schema` with every object that lists its properties closed to any other."""
+    if isinstance(schema, dict):
+        out = {key: _closed(value) for key, value in schema.items()}
+        if "properties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    return schema
+
+
+class Contract:
+    """The published document, and the operations that `check` has seen answered."""
+
+    def __init__(self, spec: dict[str, Any], seen: set[tuple[str, str]]) -> None:
+        self.spec = spec
+        self.registry: Registry[Any] = Registry().with_resources([
+            (DOCUMENT, DRAFT202012.create_resource(spec)),
+            (DOCUMENT + ":closed", DRAFT202012.create_resource(_closed(spec))),
+        ])
+        self.seen = seen
+
+    def check(self, response: httpx.Response, method: str, path: str) -> Any:
+        """Validate `response` against what the document says `method path` answers with
+        its status; return the JSON body (None when there is none)."""
+        operation = self.spec["paths"][path][method]
+        status = str(response.status_code)
+        assert status in operation["responses"], (
+            f"{method.upper()} {path} answered {status}, which the document does not publish")
+        self.seen.add((path, method))
+        content = operation["responses"][status].get("content")
+        if content is None:
+            assert response.content == b"", response.content
+            return None
+        [(media_type, _)] = content.items()
+        assert response.headers["content-type"].split(";")[0] == media_type
+        if media_type != "application/json":
+            return response.text
+        body = response.json()
+        pointer = "/".join(["#", "paths", _escape(path), method, "responses", status, "content",
+                            _escape(media_type), "schema"])
+        for resource in (DOCUMENT, DOCUMENT + ":closed"):
+            validator = Draft202012Validator({"$ref": resource + pointer},
+                                             registry=self.registry)
+            errors = [f"{list(e.absolute_path)}: {e.message}"
+                      for e in validator.iter_errors(body)]
+            assert not errors, (method, path, status, resource, errors, body)
+        return body
+
+
+@pytest.fixture(scope="module")
+def seen() -> set[tuple[str, str]]:
+    """(path, method) of every operation checked in this module."""
+    return set()
+
+
+@pytest.fixture
+def checked(client: TestClient, seen: set[tuple[str, str]]) -> Contract:
+    spec = client.get("/openapi.json").json()
+    Draft202012Validator.check_schema({"$defs": spec["components"]["schemas"]})
+    return Contract(spec, seen)
+
+
+def test_rooms_and_their_state(client: TestClient, checked: Contract) -> None:
+    created = checked.check(client.post("/rooms", json={"name": "kata", "code": "print:hi\n"}),
+                            "post", "/rooms")
+    room_id = created["roomId"]
+    blocked = new_room(client, "block\n")
+    with client.websocket_connect(f"/ws/{room_id}/a?name=Ann") as ann, \
+            client.websocket_connect(f"/ws/{blocked}/b?name=Bob") as bob:
+        recv_type(ann, "init")
+        ann.send_json({"type": "cursor", "version": 0, "anchor": 1, "head": 2})
+        ann.send_json({"type": "run"})
+        recv_type(ann, "execution_result")
+        recv_type(bob, "init")
+        bob.send_json({"type": "run"})
+        lock = recv_type(bob, "execution_lock")
+
+        state = checked.check(client.get(f"/rooms/{room_id}"), "get", "/rooms/{roomId}")
+        assert state["participants"]
+        assert state["lastRun"] is not None
+        locked = checked.check(client.get(f"/rooms/{blocked}"), "get", "/rooms/{roomId}")
+        assert locked["lock"] is not None
+        detail = checked.check(client.get(f"/admin/rooms/{room_id}", headers=ADMIN), "get",
+                               "/admin/rooms/{roomId}")
+        assert detail["connections"]
+        assert detail["recentExecutions"]
+        listed = checked.check(client.get("/admin/rooms?limit=10", headers=ADMIN), "get",
+                               "/admin/rooms")
+        assert listed["total"] == 2
+        assert any(r["locked"] for r in listed["rooms"])
+
+        bob.send_json({"type": "stop", "runId": lock["runId"]})
+        recv_type(bob, "execution_result")
+    checked.check(client.delete(f"/admin/rooms/{blocked}", headers=ADMIN), "delete",
+                  "/admin/rooms/{roomId}")
+
+
+def test_autocomplete_execute_health_metrics(client: TestClient, checked: Contract) -> None:
+    answer = checked.check(client.post("/autocomplete", json={
+        "code": "import math\nmath.sq", "cursorPosition": 19, "language": "python"}),
+        "post", "/autocomplete")
+    assert answer["suggestions"]
+    result = checked.check(client.post("/execute", json={"code": "print:hi"}), "post",
+                           "/execute")
+    assert result["status"] == "ok"
+    checked.check(client.get("/health"), "get", "/health")
+    assert "pairpad_" in checked.check(client.get("/metrics"), "get", "/metrics")
+
+
+def test_error_responses(make_client: ClientFactory, client: TestClient,
+                         checked: Contract) -> None:
+    def error(response: httpx.Response, method: str, path: str, status: int) -> str:
+        assert response.status_code == status, response.text
+        code: str = checked.check(response, method, path)["error"]["code"]
+        return code
+
+    assert error(client.get("/rooms/nope"), "get", "/rooms/{roomId}", 404) == "room_not_found"
+    assert error(client.post("/rooms", content=b"{"), "post", "/rooms", 400) == "invalid_json"
+    assert error(client.post("/rooms", json={"code": 1}), "post", "/rooms",
+                 422) == "validation_error"
+    assert error(client.post("/autocomplete", json={"code": "x", "cursorPosition": 5,
+                                                    "language": "python"}),
+                 "post", "/autocomplete", 422) == "validation_error"
+    assert error(client.post("/execute", json={"code": "1", "language": "ruby"}), "post",
+                 "/execute", 422) == "unsupported_language"
+    assert error(client.get("/admin/rooms"), "get", "/admin/rooms", 401) == "unauthorized"
+    assert error(client.get("/admin/rooms?limit=501", headers=ADMIN), "get", "/admin/rooms",
+                 422) == "validation_error"
+    assert error(client.get("/admin/rooms/nope", headers=ADMIN), "get",
+                 "/admin/rooms/{roomId}", 404) == "room_not_found"
+    assert error(client.delete("/admin/rooms/nope"), "delete", "/admin/rooms/{roomId}",
+                 401) == "unauthorized"
+    assert error(client.delete("/admin/rooms/nope", headers=ADMIN), "delete",
+                 "/admin/rooms/{roomId}", 404) == "room_not_found"
+
+    small = make_client(max_request_bytes=1000, max_rooms=1)
+    new_room(small)
+    assert error(small.post("/rooms", content=b"x" * 2000), "post", "/rooms",
+                 413) == "too_large"
+    assert error(small.post("/autocomplete", content=b"x" * 2000), "post", "/autocomplete",
+                 413) == "too_large"
+    assert error(small.post("/execute", content=b"x" * 2000), "post", "/execute",
+                 413) == "too_large"
+    assert error(small.post("/rooms", json={}), "post", "/rooms", 429) == "busy"
+    small.app.state.hub.services.execution.busy = True  # type: ignore[attr-defined]
+    assert error(small.post("/execute", json={"code": "1"}), "post", "/execute", 429) == "busy"
+
+
+def test_every_published_operation_is_exercised(checked: Contract) -> None:
+    # Runs last in this module (pytest keeps file order) and counts what the cases above
+    # checked: run the whole file.
+    published = {(path, method) for path, item in checked.spec["paths"].items()
+                 for method in item}
+    assert published - checked.seen == set(), "operations without a case in this file"
