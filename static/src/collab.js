@@ -38,7 +38,7 @@ export class CollabSync {
     this.cursorDirty = false;
     this.cursorTimer = null;
     this.lastCursor = null;
-    // From init.limits: a push larger than this would close the socket with 1009.
+    // From init.limits: a push larger than this would close the socket with CloseCode.MESSAGE_TOO_BIG.
     this.maxMessageBytes = 1024 * 1024;
   }
 

@@ -2,8 +2,16 @@
 // codes). It knows nothing of documents: it delivers parsed messages and reports its state.
 // The clientId stays the same across reconnects; a reconnect is never a page reload.
 
+import { CloseCode } from "./close_codes.js";
+
 // Close codes after which a client must not reconnect.
-export const FINAL_CLOSE_CODES = new Set([4400, 4404, 4409, 4410]);
+export const FINAL_CLOSE_CODES = new Set([
+  CloseCode.BAD_REQUEST, CloseCode.NOT_FOUND, CloseCode.REPLACED, CloseCode.DELETED,
+]);
+// Codes this client closes with; they are not the server's, so not in CloseCode: a normal
+// closure (RFC 6455, 7.4.1) and a private-use one for a server that went silent.
+const CLOSE_NORMAL = 1000;
+const CLOSE_SILENT = 4000;
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10_000;
@@ -61,7 +69,7 @@ export class Connection {
     this.retryTimer = null;
     clearInterval(this.pingTimer);
     window.removeEventListener("online", this.onBrowserOnline);
-    if (this.socket) this.socket.close(1000, "bye");
+    if (this.socket) this.socket.close(CLOSE_NORMAL, "bye");
   }
 
   connectNow() {
@@ -134,9 +142,9 @@ export class Connection {
         const dead = this.socket;
         this.socket = null;
         clearInterval(this.pingTimer);
-        dead.close(4000, "no answer from server");
-        if (this.handlers.onClose) this.handlers.onClose(4000);
-        this.scheduleRetry(4000, "no answer from server");
+        dead.close(CLOSE_SILENT, "no answer from server");
+        if (this.handlers.onClose) this.handlers.onClose(CLOSE_SILENT);
+        this.scheduleRetry(CLOSE_SILENT, "no answer from server");
         return;
       }
       this.send({ type: "ping" });

@@ -1,17 +1,19 @@
 // The page's dialogs and cards: the name prompt, the edits handed back before a reload, and
 // the card that replaces the editor when the room is gone for good.
+import { CloseCode } from "./close_codes.js";
 import { copyText, h } from "./dom.js";
 
 const NAME_MAX = 64;
 
 const FATAL = {
-  4400: ["The server refused this name", "Your display name or this page's client id was not accepted. Pick another name and join again."],
-  4404: ["Room not found", "There is no room at this address. Check the link, or create a new room."],
-  4409: ["Opened somewhere else", "This editor was replaced by a newer connection with the same id. Reload to join again here."],
-  4410: ["This room was deleted", "An administrator deleted this room. Its code is no longer on the server."],
+  [CloseCode.BAD_REQUEST]: ["The server refused this name", "Your display name or this page's client id was not accepted. Pick another name and join again."],
+  [CloseCode.NOT_FOUND]: ["Room not found", "There is no room at this address. Check the link, or create a new room."],
+  [CloseCode.REPLACED]: ["Opened somewhere else", "This editor was replaced by a newer connection with the same id. Reload to join again here."],
+  [CloseCode.DELETED]: ["This room was deleted", "An administrator deleted this room. Its code is no longer on the server."],
 };
 
-// The server refuses (4400) empty names, control characters and more than 64 characters.
+// The server refuses (CloseCode.BAD_REQUEST) empty names, control characters and more than
+// 64 characters.
 export function cleanName(text) {
   return Array.from(text.replace(/\p{C}/gu, "").trim()).slice(0, NAME_MAX).join("").trim();
 }
@@ -66,10 +68,10 @@ export function showKeptText(text, reason) {
 export function fatalCard(closeCode, code) {
   const [heading, text] = FATAL[closeCode] || ["Disconnected", `The connection was closed (code ${closeCode}).`];
   const actions = [h("a", { class: "button primary", href: "/" }, "Back to Pairpad")];
-  if (closeCode === 4409 || closeCode === 4400) {
+  if (closeCode === CloseCode.REPLACED || closeCode === CloseCode.BAD_REQUEST) {
     actions.push(h("button", { type: "button", onclick: () => location.reload() }, "Reload"));
   }
-  if (code !== null && closeCode === 4410) {
+  if (code !== null && closeCode === CloseCode.DELETED) {
     const copy = h("button", { type: "button", onclick: async () => {
       copy.textContent = (await copyText(code)) ? "Copied" : "Copy failed";
     } }, "Copy the code");

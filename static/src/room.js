@@ -3,6 +3,7 @@
 import { EditorView } from "@codemirror/view";
 import { ApiError, getRoom } from "./api.js";
 import { Connection, socketUrl } from "./connection.js";
+import { CloseCode } from "./close_codes.js";
 import { CollabSync } from "./collab.js";
 import { serverCompletionSource } from "./completion.js";
 import { copyText, h } from "./dom.js";
@@ -183,7 +184,7 @@ class Room {
     }
     if (state.status === "waiting") {
       const seconds = Math.max(1, Math.round(state.retryInMs / 1000));
-      const full = state.code === 4429 ? "Room is full. " : "";
+      const full = state.code === CloseCode.FULL ? "Room is full. " : "";
       this.setBadge("offline", `${full}Offline — retrying in ${seconds} s`);
     } else {
       this.setBadge("connecting", state.status === "reconnecting" ? "Reconnecting…" : "Connecting…");
@@ -265,7 +266,7 @@ class Room {
 
   resyncFailed(err) {
     if (err instanceof ApiError && err.status === 404) {
-      this.showFatal(4404);
+      this.showFatal(CloseCode.NOT_FOUND);
     } else {
       this.showNotice(`Could not reload the room: ${err.message}`);
     }
