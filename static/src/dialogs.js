@@ -5,6 +5,7 @@ import { copyText, h } from "./dom.js";
 
 const NAME_MAX = 64;
 
+/** @type {Record<number, [heading: string, text: string]>} */
 const FATAL = {
   [CloseCode.BAD_REQUEST]: ["The server refused this name", "Your display name or this page's client id was not accepted. Pick another name and join again."],
   [CloseCode.NOT_FOUND]: ["Room not found", "There is no room at this address. Check the link, or create a new room."],
@@ -14,17 +15,25 @@ const FATAL = {
 
 // The server refuses (CloseCode.BAD_REQUEST) empty names, control characters and more than
 // 64 characters.
+/**
+ * @param {string} text
+ * @returns {string}
+ */
 export function cleanName(text) {
   return Array.from(text.replace(/\p{C}/gu, "").trim()).slice(0, NAME_MAX).join("").trim();
 }
 
+/**
+ * @param {HTMLElement} root
+ * @param {(name: string) => void} done
+ */
 export function askName(root, done) {
   const input = h("input", { id: "display-name", name: "name", required: true, maxlength: NAME_MAX, autocomplete: "nickname" });
   const form = h(
     "form",
     {
       class: "card name-card",
-      onsubmit: (event) => {
+      onsubmit: (/** @type {SubmitEvent} */ event) => {
         event.preventDefault();
         const value = cleanName(input.value);
         if (value) done(value);
@@ -42,11 +51,17 @@ export function askName(root, done) {
 
 // Our unsent edits could not be merged (history_gone) or were refused (too_large,
 // invalid_update...): hand them over before the editor reloads from the server.
+/**
+ * @param {string} text
+ * @param {string} reason the error code that dropped them
+ */
 export function showKeptText(text, reason) {
-  const why = {
+  /** @type {Record<string, string | undefined>} */
+  const reasons = {
     history_gone: "The server no longer has the history needed to merge them",
     too_large: "They would make the document larger than this server allows",
-  }[reason] || `The server refused them (${reason})`;
+  };
+  const why = reasons[reason] || `The server refused them (${reason})`;
   const area = h("textarea", { id: "kept-text", readonly: true, rows: 14, spellcheck: "false" });
   area.value = text;
   const copy = h("button", { type: "button", class: "primary", onclick: async () => {
@@ -65,8 +80,14 @@ export function showKeptText(text, reason) {
 
 // The card shown instead of the editor after a final close code; `code` is the editor's text
 // when there is one worth offering to copy (the room was deleted).
+/**
+ * @param {number} closeCode
+ * @param {string | null} code
+ * @returns {{heading: string, card: HTMLElement}}
+ */
 export function fatalCard(closeCode, code) {
   const [heading, text] = FATAL[closeCode] || ["Disconnected", `The connection was closed (code ${closeCode}).`];
+  /** @type {HTMLElement[]} */
   const actions = [h("a", { class: "button primary", href: "/" }, "Back to Pairpad")];
   if (closeCode === CloseCode.REPLACED || closeCode === CloseCode.BAD_REQUEST) {
     actions.push(h("button", { type: "button", onclick: () => location.reload() }, "Reload"));
