@@ -1,6 +1,14 @@
 // The REST half of the contract (PROTOCOL.md, "REST"). Errors come back as ApiError with the
 // server's `{"error": {"code", "message"}}` body, or a network/unknown code when there was none.
+/** @typedef {import("./wire.js").Room} Room */
+/** @typedef {import("./wire.js").RoomState} RoomState */
+
 export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status, 0 when the server could not be reached
+   * @param {string} code the error body's `code`, or "network" / "http_error"
+   * @param {string} message
+   */
   constructor(status, code, message) {
     super(message);
     this.name = "ApiError";
@@ -9,6 +17,12 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {object} [body]
+ * @returns {Promise<any>} the parsed JSON answer, its shape the caller's to state
+ */
 async function request(method, path, body) {
   let response;
   try {
@@ -18,7 +32,7 @@ async function request(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
-    throw new ApiError(0, "network", `Could not reach the Pairpad server (${err.message}).`);
+    throw new ApiError(0, "network", `Could not reach the Pairpad server (${/** @type {Error} */ (err).message}).`);
   }
   let payload = null;
   try {
@@ -37,10 +51,18 @@ async function request(method, path, body) {
   return payload;
 }
 
+/**
+ * @param {string} name
+ * @returns {Promise<Room>}
+ */
 export function createRoom(name) {
   return request("POST", "/rooms", name ? { name, language: "python" } : { language: "python" });
 }
 
+/**
+ * @param {string} roomId
+ * @returns {Promise<RoomState>}
+ */
 export function getRoom(roomId) {
   return request("GET", `/rooms/${encodeURIComponent(roomId)}`);
 }

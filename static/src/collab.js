@@ -15,43 +15,68 @@ const CURSOR_DELAY_MS = 40;
 
 const PUSH_REFUSED = new Set(["invalid_update", "invalid_version", "too_large"]);
 
+/** @typedef {import("@codemirror/view").EditorView} EditorView */
+/** @typedef {import("@codemirror/view").ViewUpdate} ViewUpdate */
+/** @typedef {import("./wire.js").ClientMessage} ClientMessage */
+/** @typedef {import("./wire.js").CodeUpdateMessage} CodeUpdateMessage */
+/** @typedef {import("./wire.js").ErrorMessage} ErrorMessage */
+/** @typedef {import("./wire.js").RoomState} RoomState */
+
 export class CollabSync {
   /**
-   * @param {{send: (msg: object) => boolean,
-   *          fetchRoom: () => Promise<object>,
-   *          reset: (room: object) => void,
+   * @param {{send: (msg: ClientMessage) => boolean,
+   *          fetchRoom: () => Promise<RoomState>,
+   *          reset: (room: RoomState) => void,
    *          onEditsDropped: (text: string, reason: string) => void,
    *          onResyncFailed: (err: Error) => void,
    *          onChange: () => void}} hooks
    */
   constructor(hooks) {
     this.hooks = hooks;
+    /** @type {EditorView | null} */
     this.view = null;
     this.online = false;
-    this.inFlight = 0;
+    this.inFlight = 0; // updates of the push in flight
+    /** @type {number | null} */
     this.pushTimer = null;
     this.pullPending = false;
     this.resyncing = false;
+    /** @type {Map<number, ChangeSet>} */
     this.recent = new Map(); // version v -> ChangeSet taking v to v + 1
+    /** @type {{resolve: (settled: boolean) => void}[]} */
     this.waiters = [];
+    /** @type {((version: number) => void)[]} */
     this.advanceListeners = [];
     this.cursorDirty = false;
+    /** @type {number | null} */
     this.cursorTimer = null;
+    /** @type {{version: number, anchor: number, head: number} | null} the last cursor sent */
     this.lastCursor = null;
-    // From init.limits: a push larger than this would close the socket with 1009.
+    // From init.limits: a push larger than this would close the socket with
+    // CloseCode.MESSAGE_TOO_BIG.
     this.maxMessageBytes = 1024 * 1024;
   }
 
+  /** @param {EditorView} view */
   attach(view) {
     this.view = view;
   }
 
-  get synced() {
-    return getSyncedVersion(this.view.state);
+  // The attached editor: room.js attaches it on the first `init`, before any step below.
+  /** @returns {EditorView} */
+  get editor() {
+    if (!this.view) throw new Error("CollabSync used before attach()");
+    return this.view;
   }
 
+  /** @returns {number} */
+  get synced() {
+    return getSyncedVersion(this.editor.state);
+  }
+
+  /** @returns {number} */
   get unconfirmedCount() {
-    return sendableUpdates(this.view.state).length;
+    return sendableUpdates(this.editor.state).length;
   }
 
   // No own change waiting for the server, connected and in step: a `run`, `complete` or
@@ -61,6 +86,10 @@ export class CollabSync {
   }
 
   // Resolves true once settled, false if `signal` aborts first.
+  /**
+   * @param {AbortSignal} [signal]
+   * @returns {Promise<boolean>}
+   */
   whenSettled(signal) {
     if (this.settled) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -75,12 +104,14 @@ export class CollabSync {
     });
   }
 
+  /** @param {(version: number) => void} listener called when the synced version moved */
   onAdvance(listener) {
     this.advanceListeners.push(listener);
   }
 
   // The socket greeted us with `init`. On the first one the editor was built from it; on a
   // reconnect we keep our document and pull what we missed (PROTOCOL.md, "Pushes").
+  /** @param {boolean} isFirst */
   connected(isFirst) {
     this.online = true;
     this.inFlight = 0;
@@ -104,6 +135,7 @@ export class CollabSync {
 
   // An editor update: a local change means something to push, a local selection change a
   // cursor to announce.
+  /** @param {ViewUpdate} update */
   localUpdate(update) {
     const local = update.transactions.some((tr) => !tr.annotation(Transaction.remote));
     if (!local) return;
@@ -117,10 +149,11 @@ export class CollabSync {
 
   schedulePush() {
     if (!this.online || this.resyncing || this.pullPending || this.inFlight > 0) return;
-    const updates = sendableUpdates(this.view.state);
+    const updates = sendableUpdates(this.editor.state);
     if (!updates.length) return;
     // Fewer updates per push until the frame fits the server's message limit.
     let count = Math.min(updates.length, PUSH_MAX_UPDATES);
+    /** @type {ClientMessage} */
     let message;
     for (;;) {
       message = {
@@ -146,6 +179,7 @@ export class CollabSync {
   }
 
   // A `code_update` from the server: apply only the part above our synced version.
+  /** @param {CodeUpdateMessage} message */
   receive(message) {
     if (!this.view || this.resyncing) return;
     const synced = this.synced;
@@ -164,7 +198,7 @@ export class CollabSync {
         // composition can order a tie differently (editor_core/authority.py explains).
         fresh.forEach((u, i) => {
           const update = { changes: ChangeSet.fromJSON(u.changes), clientID: u.clientId };
-          this.view.dispatch(receiveUpdates(this.view.state, [update]));
+          this.editor.dispatch(receiveUpdates(this.editor.state, [update]));
           this.recent.set(synced + i, update.changes);
         });
       } catch (err) {
@@ -199,7 +233,7 @@ export class CollabSync {
     this.cursorTimer = setTimeout(() => {
       this.cursorTimer = null;
       if (!this.settled || !this.cursorDirty) return;
-      const { anchor, head } = this.view.state.selection.main;
+      const { anchor, head } = this.editor.state.selection.main;
       const version = this.synced;
       const last = this.lastCursor;
       this.cursorDirty = false;
@@ -220,6 +254,12 @@ export class CollabSync {
 
   // A position valid at `version` of the server's document, in our current document; null
   // when we cannot know it yet (version ahead of us) or any more (older than what we keep).
+  /**
+   * @param {number} pos
+   * @param {number} version
+   * @param {number} [assoc] as ChangeSet.mapPos's
+   * @returns {number | null}
+   */
   mapFromVersion(pos, version, assoc = -1) {
     if (!this.view || version > this.synced) return null;
     let mapped = pos;
@@ -236,6 +276,13 @@ export class CollabSync {
 
   // A position at server version `from` moved forward to version `to` (both at or below our
   // synced version); null when the changes in between are not kept.
+  /**
+   * @param {number} pos
+   * @param {number} from
+   * @param {number} to
+   * @param {number} [assoc] as ChangeSet.mapPos's
+   * @returns {number | null}
+   */
   mapBetween(pos, from, to, assoc = -1) {
     let mapped = pos;
     for (let v = from; v < to; v++) {
@@ -247,6 +294,10 @@ export class CollabSync {
   }
 
   // An `error` message. Returns true when it was about syncing (and was handled here).
+  /**
+   * @param {ErrorMessage} error
+   * @returns {boolean}
+   */
   handleError(error) {
     if (error.code === "history_gone") {
       // Our edits cannot be rebased any more: keep them for the person to copy, then reload.
@@ -275,13 +326,18 @@ export class CollabSync {
 
   // Unconfirmed edits that will never reach the room are handed to the person (to copy)
   // before the editor is reloaded from the server: nothing typed vanishes unseen.
+  /** @param {string} reason the error code, shown to the person */
   dropEditsAndResync(reason) {
     if (this.resyncing) return;
-    if (this.unconfirmedCount > 0) this.hooks.onEditsDropped(this.view.state.doc.toString(), reason);
+    if (this.unconfirmedCount > 0) this.hooks.onEditsDropped(this.editor.state.doc.toString(), reason);
     this.resync(reason);
   }
 
   // Drop unconfirmed updates and start again from GET /rooms/{roomId}.
+  /**
+   * @param {string} reason for the console
+   * @returns {Promise<void>}
+   */
   async resync(reason) {
     if (this.resyncing) return;
     console.info(`pairpad: resyncing from the server (${reason})`);
@@ -298,9 +354,10 @@ export class CollabSync {
         this.hooks.reset(room);
         break;
       } catch (err) {
-        if (err.status === 404 || attempt >= 6) {
+        // getRoom throws ApiError; a failing reset() may throw anything else.
+        if (/** @type {{status?: number}} */ (err).status === 404 || attempt >= 6) {
           this.resyncing = false;
-          this.hooks.onResyncFailed(err);
+          this.hooks.onResyncFailed(/** @type {Error} */ (err));
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(8000, 500 * 2 ** attempt)));
@@ -314,6 +371,10 @@ export class CollabSync {
   }
 }
 
+/**
+ * @param {string} text
+ * @returns {number}
+ */
 function utf8Length(text) {
   return new TextEncoder().encode(text).length;
 }

@@ -3,6 +3,11 @@
 // see; `from` comes back valid at the reply's version and is mapped onto our document.
 import { completionStatus, startCompletion } from "@codemirror/autocomplete";
 
+/** @typedef {import("@codemirror/autocomplete").CompletionSource} CompletionSource */
+/** @typedef {import("@codemirror/view").EditorView} EditorView */
+/** @typedef {import("./wire.js").CompletionsMessage} CompletionsMessage */
+
+/** @type {Record<string, string | undefined>} */
 const KIND_TO_TYPE = {
   function: "function",
   method: "method",
@@ -26,12 +31,15 @@ const WORD = /^\w*$/;
 
 /**
  * @param {import("./collab.js").CollabSync} sync
- * @param {(req: {version: number, position: number}, signal: AbortSignal) => Promise<object|null>} request
+ * @param {(req: {version: number, position: number}, signal: AbortSignal) => Promise<CompletionsMessage | null>} request
+ *   null when there is no answer (not connected, aborted, or an error)
+ * @returns {CompletionSource}
  */
 export function serverCompletionSource(sync, request) {
   let reask = { key: "", count: 0 };
   return async (context) => {
-    const word = context.matchBefore(/\w*/);
+    // `\w*` matches everywhere (if only the empty string), so never null.
+    const word = /** @type {{from: number, to: number, text: string}} */ (context.matchBefore(/\w*/));
     const before = context.state.sliceDoc(word.from - 1, word.from);
     if (!context.explicit && word.from === word.to && before !== ".") return null;
 
@@ -43,7 +51,7 @@ export function serverCompletionSource(sync, request) {
       // Settled: our document is the server's at `version`. The person may have typed on since
       // this context was made; ask at their caret now. (Returning null here instead would leave
       // CodeMirror's source pending with no query running, and the popup would never come.)
-      const view = sync.view;
+      const view = /** @type {EditorView} */ (sync.view); // settled: the editor is attached
       const version = sync.synced;
       const position = view.state.selection.main.head;
       const sameDoc = view.state.doc.eq(context.state.doc);

@@ -2,8 +2,29 @@
 // codes). It knows nothing of documents: it delivers parsed messages and reports its state.
 // The clientId stays the same across reconnects; a reconnect is never a page reload.
 
+import { CloseCode } from "./close_codes.js";
+
+/** @typedef {import("./wire.js").ServerMessage} ServerMessage */
+/** @typedef {import("./wire.js").ClientMessage} ClientMessage */
+/**
+ * What the connection is doing: `waiting` carries the retry's delay and the close that
+ * caused it (none after a failed `new WebSocket`), `closed` the final close code.
+ * @typedef {{status: "connecting" | "reconnecting", attempt: number}
+ *   | {status: "online"}
+ *   | {status: "failed", reason: string}
+ *   | {status: "waiting", attempt: number, retryInMs: number, code?: number, reason?: string}
+ *   | {status: "closed", code: number, reason: string}} ConnectionState
+ */
+
 // Close codes after which a client must not reconnect.
-export const FINAL_CLOSE_CODES = new Set([4400, 4404, 4409, 4410]);
+/** @type {ReadonlySet<number>} */
+export const FINAL_CLOSE_CODES = new Set([
+  CloseCode.BAD_REQUEST, CloseCode.NOT_FOUND, CloseCode.REPLACED, CloseCode.DELETED,
+]);
+// Codes this client closes with; they are not the server's, so not in CloseCode: a normal
+// closure (RFC 6455, 7.4.1) and a private-use one for a server that went silent.
+const CLOSE_NORMAL = 1000;
+const CLOSE_SILENT = 4000;
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10_000;
@@ -11,6 +32,12 @@ const PING_EVERY_MS = 15_000;
 // Without any message (pongs included) for this long, the socket is presumed dead.
 const SILENCE_LIMIT_MS = 40_000;
 
+/**
+ * @param {string} roomId
+ * @param {string} clientId
+ * @param {string} name
+ * @returns {string}
+ */
 export function socketUrl(roomId, clientId, name) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const path = `/ws/${encodeURIComponent(roomId)}/${encodeURIComponent(clientId)}`;
@@ -20,19 +47,21 @@ export function socketUrl(roomId, clientId, name) {
 export class Connection {
   /**
    * @param {string} url
-   * @param {{onMessage: (msg: object) => void,
-   *          onState: (state: {status: string, attempt?: number, retryInMs?: number,
-   *                            code?: number, reason?: string}) => void,
+   * @param {{onMessage: (msg: ServerMessage) => void,
+   *          onState: (state: ConnectionState) => void,
    *          onOpen?: () => void, onClose?: (code: number) => void}} handlers
    */
   constructor(url, handlers) {
     this.url = url;
     this.handlers = handlers;
+    /** @type {WebSocket | null} */
     this.socket = null;
     this.attempt = 0;
+    /** @type {number | null} set while a reconnect waits */
     this.retryTimer = null;
+    /** @type {number | null} */
     this.pingTimer = null;
-    this.lastHeard = 0;
+    this.lastHeard = 0; // Date.now() of the last frame
     this.stopped = false;
     this.onBrowserOnline = () => {
       if (this.retryTimer !== null) this.connectNow();
@@ -48,9 +77,13 @@ export class Connection {
     return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
   }
 
+  /**
+   * @param {ClientMessage} message
+   * @returns {boolean} false when not connected (the message was not sent)
+   */
   send(message) {
     if (!this.isOpen) return false;
-    this.socket.send(JSON.stringify(message));
+    /** @type {WebSocket} */ (this.socket).send(JSON.stringify(message));
     return true;
   }
 
@@ -61,7 +94,7 @@ export class Connection {
     this.retryTimer = null;
     clearInterval(this.pingTimer);
     window.removeEventListener("online", this.onBrowserOnline);
-    if (this.socket) this.socket.close(1000, "bye");
+    if (this.socket) this.socket.close(CLOSE_NORMAL, "bye");
   }
 
   connectNow() {
@@ -73,7 +106,7 @@ export class Connection {
     try {
       socket = new WebSocket(this.url);
     } catch (err) {
-      this.handlers.onState({ status: "failed", reason: err.message });
+      this.handlers.onState({ status: "failed", reason: /** @type {Error} */ (err).message });
       this.scheduleRetry();
       return;
     }
@@ -98,7 +131,7 @@ export class Connection {
         this.attempt = 0;
         this.handlers.onState({ status: "online" });
       }
-      this.handlers.onMessage(message);
+      this.handlers.onMessage(/** @type {ServerMessage} */ (message));
     });
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
@@ -116,6 +149,10 @@ export class Connection {
     // An "error" event is always followed by "close", which does the work.
   }
 
+  /**
+   * @param {number} [code] the close code that ended the last socket
+   * @param {string} [reason]
+   */
   scheduleRetry(code, reason) {
     const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
     // Jitter spreads the reconnects of a whole room after a server restart.
@@ -131,12 +168,12 @@ export class Connection {
       if (!this.isOpen) return;
       if (Date.now() - this.lastHeard > SILENCE_LIMIT_MS) {
         // A half-open TCP connection may take minutes to report its close: let it go now.
-        const dead = this.socket;
+        const dead = /** @type {WebSocket} */ (this.socket); // isOpen: not null
         this.socket = null;
         clearInterval(this.pingTimer);
-        dead.close(4000, "no answer from server");
-        if (this.handlers.onClose) this.handlers.onClose(4000);
-        this.scheduleRetry(4000, "no answer from server");
+        dead.close(CLOSE_SILENT, "no answer from server");
+        if (this.handlers.onClose) this.handlers.onClose(CLOSE_SILENT);
+        this.scheduleRetry(CLOSE_SILENT, "no answer from server");
         return;
       }
       this.send({ type: "ping" });

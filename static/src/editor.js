@@ -16,6 +16,9 @@ import { collab } from "@codemirror/collab";
 import { tags as t } from "@lezer/highlight";
 import { presenceField } from "./presence.js";
 
+/** @typedef {import("@codemirror/autocomplete").CompletionSource} CompletionSource */
+/** @typedef {import("@codemirror/view").ViewUpdate} ViewUpdate */
+
 const highlight = HighlightStyle.define([
   { tag: [t.keyword, t.controlKeyword, t.definitionKeyword, t.moduleKeyword, t.operatorKeyword], color: "var(--tok-keyword)" },
   { tag: [t.string, t.special(t.string)], color: "var(--tok-string)" },
@@ -68,7 +71,8 @@ const theme = EditorView.theme({
 
 /**
  * @param {{doc: string, version: number, clientId: string, onRun: () => void,
- *          completionSource: Function, onUpdate: (update) => void}} options
+ *          completionSource: CompletionSource, onUpdate: (update: ViewUpdate) => void}} options
+ * @returns {EditorState}
  */
 export function createEditorState({ doc, version, clientId, onRun, completionSource, onUpdate }) {
   return EditorState.create({

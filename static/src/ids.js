@@ -2,6 +2,10 @@
 // (PROTOCOL.md, "WebSocket": 1–64 chars of [A-Za-z0-9_-]; it is @codemirror/collab's clientID).
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
+/**
+ * @param {number} [length]
+ * @returns {string}
+ */
 export function newClientId(length = 16) {
   const bytes = new Uint8Array(length);
   crypto.getRandomValues(bytes);
@@ -13,6 +17,10 @@ export function newClientId(length = 16) {
 const ROOM_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 // A room id from what a person pasted: a bare id, a `/r/{id}` path or a full link.
+/**
+ * @param {string} text
+ * @returns {string | null}
+ */
 export function roomIdFromInput(text) {
   const value = text.trim();
   if (!value) return null;
@@ -30,6 +38,10 @@ export function roomIdFromInput(text) {
 }
 
 // The room id of the current page, or null on the landing page.
+/**
+ * @param {string} pathname
+ * @returns {string | null}
+ */
 export function roomIdFromPath(pathname) {
   const match = /^\/r\/([^/]+)\/?$/.exec(pathname);
   return match ? decodeURIComponent(match[1]) : null;

@@ -4,6 +4,10 @@ import { h } from "./dom.js";
 import { roomIdFromInput } from "./ids.js";
 import { forgetRoom, recentRooms } from "./storage.js";
 
+/**
+ * @param {HTMLElement} root
+ * @param {{notice?: string}} [options] a notice shown above the forms
+ */
 export function startLanding(root, { notice } = {}) {
   document.title = "Pairpad — collaborative Python";
   const createName = h("input", { id: "room-name", name: "name", maxlength: 100, placeholder: "e.g. Interview warm-up", autocomplete: "off" });
@@ -12,7 +16,7 @@ export function startLanding(root, { notice } = {}) {
   const createForm = h("form", {
     class: "card",
     "aria-labelledby": "create-heading",
-    onsubmit: async (event) => {
+    onsubmit: async (/** @type {SubmitEvent} */ event) => {
       event.preventDefault();
       createButton.disabled = true;
       createError.textContent = "";
@@ -20,7 +24,7 @@ export function startLanding(root, { notice } = {}) {
         const room = await createRoom(createName.value.trim());
         location.assign(`/r/${encodeURIComponent(room.roomId)}`);
       } catch (err) {
-        createError.textContent = `Could not create the room: ${err.message}`;
+        createError.textContent = `Could not create the room: ${/** @type {Error} */ (err).message}`;
         createButton.disabled = false;
       }
     },
@@ -36,7 +40,7 @@ export function startLanding(root, { notice } = {}) {
   const joinForm = h("form", {
     class: "card",
     "aria-labelledby": "join-heading",
-    onsubmit: (event) => {
+    onsubmit: (/** @type {SubmitEvent} */ event) => {
       event.preventDefault();
       const roomId = roomIdFromInput(joinInput.value);
       if (!roomId) {

@@ -4,7 +4,8 @@ import { roomIdFromPath } from "./ids.js";
 import { startLanding } from "./landing.js";
 import { startRoom } from "./room.js";
 
-const root = document.getElementById("app");
+// index.html always has it.
+const root = /** @type {HTMLElement} */ (document.getElementById("app"));
 root.removeAttribute("aria-busy");
 const path = location.pathname;
 const roomId = roomIdFromPath(path);

@@ -2,6 +2,11 @@
 // duration and the version that ran (PROTOCOL.md: execution_lock / _output / _result).
 import { h } from "./dom.js";
 
+/** @typedef {import("./wire.js").Lock} Lock */
+/** @typedef {import("./wire.js").RunResult} RunResult */
+/** @typedef {import("./wire.js").ExecutionOutputMessage} ExecutionOutputMessage */
+
+/** @type {Record<string, string | undefined>} */
 const STATUS_TEXT = {
   ok: "Finished",
   error: "Failed",
@@ -27,7 +32,9 @@ export class OutputPanel {
       h("div", { class: "output-head" }, h("h2", { id: "output-heading" }, "Output"), this.status, this.clearButton),
       this.log,
     );
+    /** @type {string | null} the run whose output is shown */
     this.runId = null;
+    // What streamed for that run, to compare with its result.
     this.streamed = "";
   }
 
@@ -36,9 +43,13 @@ export class OutputPanel {
     this.streamed = "";
   }
 
+  /**
+   * @param {"stdout" | "stderr"} stream
+   * @param {string} data
+   */
   append(stream, data) {
     if (!data) return;
-    const last = this.log.lastElementChild;
+    const last = /** @type {HTMLElement | null} */ (this.log.lastElementChild);
     if (last && last.dataset.stream === stream) {
       last.append(data);
     } else {
@@ -49,6 +60,7 @@ export class OutputPanel {
 
   // A run began (or was already running when we joined: then `lock.output` holds what it
   // printed so far, without telling stdout from stderr).
+  /** @param {Lock} lock */
   started(lock) {
     if (this.runId === lock.runId) return;
     this.runId = lock.runId;
@@ -61,6 +73,7 @@ export class OutputPanel {
     }
   }
 
+  /** @param {ExecutionOutputMessage} message */
   output(message) {
     if (message.runId !== this.runId) return;
     this.append(message.stream, message.data);
@@ -69,6 +82,10 @@ export class OutputPanel {
 
   // The result is authoritative: if what streamed differs from it (joined late, a batch lost
   // to a reconnect), show the result's own text.
+  /**
+   * @param {RunResult} result
+   * @param {{fresh?: boolean}} [options] fresh: false when the result is an old one (in `init`)
+   */
   finished(result, { fresh = true } = {}) {
     const replace = !fresh || result.runId !== this.runId || this.streamed !== (result.output ?? "");
     this.runId = result.runId;
@@ -86,11 +103,16 @@ export class OutputPanel {
     this.status.textContent = `${label} in ${formatDuration(result.durationMs)} · version ${result.version}${exit}${who}`;
   }
 
+  /** @param {string} text */
   note(text) {
     this.status.textContent = text;
   }
 }
 
+/**
+ * @param {unknown} ms
+ * @returns {string}
+ */
 export function formatDuration(ms) {
   if (typeof ms !== "number") return "?";
   if (ms < 1000) return `${ms} ms`;

@@ -1,9 +1,13 @@
 // The participant list (PROTOCOL.md: `Participant`, participant_joined / participant_left).
 import { h } from "./dom.js";
 
+/** @typedef {import("./wire.js").Participant} Participant */
+
 export class ParticipantList {
+  /** @param {string} selfId our own clientId, listed first */
   constructor(selfId) {
     this.selfId = selfId;
+    /** @type {Map<string, Participant>} clientId -> participant */
     this.people = new Map();
     this.list = h("ul", { class: "people", "aria-label": "Participants" });
     this.count = h("span", { class: "count" });
@@ -15,10 +19,18 @@ export class ParticipantList {
     );
   }
 
+  /**
+   * @param {string} clientId
+   * @returns {Participant | undefined}
+   */
   get(clientId) {
     return this.people.get(clientId);
   }
 
+  /**
+   * @param {Participant[] | null | undefined} participants
+   * @param {Participant} [self] added when the list does not have us yet
+   */
   reset(participants, self) {
     this.people = new Map();
     for (const p of participants || []) this.people.set(p.clientId, p);
@@ -26,11 +38,13 @@ export class ParticipantList {
     this.render();
   }
 
+  /** @param {Participant} participant */
   join(participant) {
     this.people.set(participant.clientId, { ...this.people.get(participant.clientId), ...participant });
     this.render();
   }
 
+  /** @param {string} clientId */
   leave(clientId) {
     this.people.delete(clientId);
     this.render();

@@ -4,12 +4,23 @@
 import { StateEffect, StateField, RangeSetBuilder } from "@codemirror/state";
 import { Decoration, EditorView, WidgetType } from "@codemirror/view";
 
-// {clientId, name, color, anchor, head} in the current document.
+/**
+ * A participant's caret and selection in the current document.
+ * @typedef {{clientId: string, name: string, color: string, anchor: number, head: number}} RemoteCursor
+ */
+
+/** @type {import("@codemirror/state").StateEffectType<RemoteCursor>} */
 export const setRemoteCursor = StateEffect.define();
 // clientId
+/** @type {import("@codemirror/state").StateEffectType<string>} */
 export const removeRemoteCursor = StateEffect.define();
 
 class CaretWidget extends WidgetType {
+  /**
+   * @param {string} name
+   * @param {string} color
+   * @param {boolean} labelBelow on the first line, where a label above would be cut off
+   */
   constructor(name, color, labelBelow) {
     super();
     this.name = name;
@@ -17,6 +28,7 @@ class CaretWidget extends WidgetType {
     this.labelBelow = labelBelow;
   }
 
+  /** @param {CaretWidget} other */
   eq(other) {
     return other.name === this.name && other.color === this.color && other.labelBelow === this.labelBelow;
   }
@@ -38,10 +50,15 @@ class CaretWidget extends WidgetType {
   }
 }
 
+/**
+ * @param {number} pos
+ * @param {number} length
+ */
 function clamp(pos, length) {
   return Math.max(0, Math.min(pos, length));
 }
 
+/** @type {StateField<Map<string, RemoteCursor>>} clientId -> cursor */
 export const presenceField = StateField.define({
   create() {
     return new Map();
@@ -69,6 +86,7 @@ export const presenceField = StateField.define({
   },
   provide: (field) =>
     EditorView.decorations.compute([field], (state) => {
+      /** @type {{from: number, to: number, deco: Decoration}[]} */
       const ranges = [];
       for (const c of state.field(field).values()) {
         const from = Math.min(c.anchor, c.head);
@@ -91,12 +109,17 @@ export const presenceField = StateField.define({
         });
       }
       ranges.sort((a, b) => a.from - b.from || a.deco.startSide - b.deco.startSide);
+      /** @type {RangeSetBuilder<Decoration>} */
       const builder = new RangeSetBuilder();
       for (const r of ranges) builder.add(r.from, r.to, r.deco);
       return builder.finish();
     }),
 });
 
+/**
+ * @param {import("@codemirror/state").EditorState} state
+ * @returns {Map<string, RemoteCursor>}
+ */
 export function remoteCursors(state) {
   return state.field(presenceField);
 }

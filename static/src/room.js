@@ -3,6 +3,7 @@
 import { EditorView } from "@codemirror/view";
 import { ApiError, getRoom } from "./api.js";
 import { Connection, socketUrl } from "./connection.js";
+import { CloseCode } from "./close_codes.js";
 import { CollabSync } from "./collab.js";
 import { serverCompletionSource } from "./completion.js";
 import { copyText, h } from "./dom.js";
@@ -14,6 +15,22 @@ import { ParticipantList } from "./participants.js";
 import { remoteCursors, removeRemoteCursor, setRemoteCursor } from "./presence.js";
 import { rememberRoom, storeName, storedName } from "./storage.js";
 
+/** @typedef {import("@codemirror/state").EditorState} EditorState */
+/** @typedef {import("./connection.js").ConnectionState} ConnectionState */
+/** @typedef {import("./wire.js").CompletionsMessage} CompletionsMessage */
+/** @typedef {import("./wire.js").ErrorMessage} ErrorMessage */
+/** @typedef {import("./wire.js").InitMessage} InitMessage */
+/** @typedef {import("./wire.js").Limits} Limits */
+/** @typedef {import("./wire.js").Lock} Lock */
+/** @typedef {import("./wire.js").Participant} Participant */
+/** @typedef {import("./wire.js").RoomState} RoomState */
+/** @typedef {import("./wire.js").RunResult} RunResult */
+/** @typedef {import("./wire.js").ServerMessage} ServerMessage */
+
+/**
+ * @param {HTMLElement} root
+ * @param {string} roomId
+ */
 export function startRoom(root, roomId) {
   const name = cleanName(new URLSearchParams(location.search).get("name") || "") || cleanName(storedName());
   if (name) {
@@ -27,18 +44,28 @@ export function startRoom(root, roomId) {
 }
 
 class Room {
+  /**
+   * @param {HTMLElement} root
+   * @param {string} roomId
+   * @param {string} name our display name
+   */
   constructor(root, roomId, name) {
     this.root = root;
     this.roomId = roomId;
     this.name = name;
     this.clientId = newClientId();
     this.roomName = "";
+    /** @type {EditorView | null} built on the first `init` */
     this.view = null;
+    /** @type {Lock | null} */
     this.lock = null;
     this.runQueued = false;
+    /** @type {Map<string, {version: number, anchor: number, head: number}>} */
     this.pendingCursors = new Map(); // clientId -> {version, anchor, head}
+    /** @type {Map<string, (reply: CompletionsMessage | null) => void>} */
     this.completionRequests = new Map(); // id -> resolve
     this.nextRequestId = 1;
+    /** @type {Partial<Limits>} */
     this.limits = {};
     this.fatal = false;
 
@@ -90,18 +117,29 @@ class Room {
   // ---- page -------------------------------------------------------------------------------
 
   buildPage() {
+    /** @type {HTMLHeadingElement} */
     this.title = h("h1", { class: "room-title" }, "Room");
+    /** @type {HTMLSpanElement} */
     this.connBadge = h("span", { class: "conn", role: "status", "aria-live": "polite", dataset: { state: "connecting" } }, "Connecting…");
+    /** @type {HTMLSpanElement} */
     this.pendingNote = h("span", { class: "pending-note muted small", hidden: true });
+    /** @type {HTMLButtonElement} */
     this.runButton = h("button", { type: "button", class: "primary", onclick: () => this.requestRun(), title: "Run (Ctrl/Cmd+Enter)", "aria-keyshortcuts": "Control+Enter Meta+Enter" },
       h("span", { "aria-hidden": "true" }, "▶ "), "Run");
+    /** @type {HTMLButtonElement} */
     this.stopButton = h("button", { type: "button", class: "danger", disabled: true, onclick: () => this.requestStop() },
       h("span", { "aria-hidden": "true" }, "■ "), "Stop");
+    /** @type {HTMLButtonElement} */
     this.copyButton = h("button", { type: "button", onclick: () => this.copyLink() }, "Copy link");
+    /** @type {HTMLButtonElement} */
     this.downloadButton = h("button", { type: "button", onclick: () => this.download() }, "Download .py");
+    /** @type {HTMLDivElement} */
     this.banner = h("div", { class: "lock-banner", role: "status", "aria-live": "polite", hidden: true });
+    /** @type {HTMLDivElement} */
     this.notice = h("div", { class: "notice", role: "alert", hidden: true });
+    /** @type {HTMLDivElement} */
     this.editorHost = h("div", { class: "editor-host" }, h("p", { class: "loading muted" }, "Loading the room…"));
+    /** @type {HTMLDivElement} */
     this.page = h(
       "div",
       { class: "room-page", dataset: { conn: "connecting", pending: "0", version: "" } },
@@ -122,11 +160,13 @@ class Room {
   }
 
   roomInfo() {
+    /** @type {HTMLParagraphElement} */
     this.info = h("p", { class: "muted small room-info" });
     return h("section", { class: "info-panel", "aria-label": "Room details" }, this.info,
       h("p", { class: "muted small" }, "Tip: Ctrl/Cmd+Enter runs, Ctrl/Cmd+F searches, Ctrl+Space completes."));
   }
 
+  /** @param {string | null | undefined} name */
   setRoomName(name) {
     this.roomName = name || "";
     this.title.textContent = this.roomName || "Untitled room";
@@ -134,6 +174,7 @@ class Room {
     rememberRoom(this.roomId, this.roomName);
   }
 
+  /** @param {string} text "" hides the notice */
   showNotice(text) {
     this.notice.hidden = !text;
     this.notice.replaceChildren(text ? h("span", {}, text) : "", text ? h("button", { type: "button", class: "ghost small", "aria-label": "Dismiss", onclick: () => this.showNotice("") }, "×") : "");
@@ -155,6 +196,10 @@ class Room {
     this.renderRunState();
   }
 
+  /**
+   * @param {string} state
+   * @param {string} text
+   */
   setBadge(state, text) {
     this.connBadge.dataset.state = state;
     this.connBadge.textContent = text;
@@ -164,10 +209,10 @@ class Room {
   renderRunState() {
     const locked = this.lock !== null;
     this.runButton.disabled = locked || this.runQueued || this.fatal;
-    this.runButton.lastChild.textContent = this.runQueued ? "Run (waiting to sync)" : "Run";
+    /** @type {ChildNode} */ (this.runButton.lastChild).textContent = this.runQueued ? "Run (waiting to sync)" : "Run";
     this.stopButton.disabled = !locked || this.fatal;
     this.banner.hidden = !locked;
-    if (locked) {
+    if (this.lock) {
       const who = this.lock.clientId === this.clientId ? "You are" : `${this.lock.name || "Someone"} is`;
       this.banner.textContent = `${who} running version ${this.lock.version}. Run is locked until it finishes.`;
     }
@@ -175,6 +220,7 @@ class Room {
 
   // ---- connection -------------------------------------------------------------------------
 
+  /** @param {ConnectionState} state */
   onConnectionState(state) {
     if (state.status === "online") return; // the badge follows the sync state from `init` on
     if (state.status === "closed") {
@@ -183,7 +229,7 @@ class Room {
     }
     if (state.status === "waiting") {
       const seconds = Math.max(1, Math.round(state.retryInMs / 1000));
-      const full = state.code === 4429 ? "Room is full. " : "";
+      const full = state.code === CloseCode.FULL ? "Room is full. " : "";
       this.setBadge("offline", `${full}Offline — retrying in ${seconds} s`);
     } else {
       this.setBadge("connecting", state.status === "reconnecting" ? "Reconnecting…" : "Connecting…");
@@ -196,6 +242,7 @@ class Room {
     this.completionRequests.clear();
   }
 
+  /** @param {ServerMessage} msg */
   onMessage(msg) {
     switch (msg.type) {
       case "init": return this.onInit(msg);
@@ -214,15 +261,17 @@ class Room {
       case "pong": return undefined;
       case "error": return this.onError(msg);
       default:
-        console.warn("pairpad: unknown message type", msg.type);
+        console.warn("pairpad: unknown message type", /** @type {{type: unknown}} */ (msg).type);
         return undefined;
     }
   }
 
+  /** @param {InitMessage} msg */
   onInit(msg) {
     const first = this.view === null;
     this.limits = msg.limits || {};
-    if (this.limits.maxMessageBytes > 1024) this.sync.maxMessageBytes = this.limits.maxMessageBytes - 512;
+    const maxMessageBytes = this.limits.maxMessageBytes;
+    if (maxMessageBytes !== undefined && maxMessageBytes > 1024) this.sync.maxMessageBytes = maxMessageBytes - 512;
     if (first) {
       this.view = new EditorView({ state: this.makeState(msg.code, msg.version), parent: this.editorHost });
       this.editorHost.querySelector(".loading")?.remove();
@@ -230,6 +279,7 @@ class Room {
       this.view.focus();
       this.fetchRoomName();
     }
+    /** @type {string} */
     this.selfColor = msg.color;
     this.people.reset(msg.participants, { clientId: this.clientId, name: this.name, color: msg.color, cursor: null });
     this.info.textContent = `Room ${this.roomId} · Python`;
@@ -243,6 +293,11 @@ class Room {
     this.renderSyncState();
   }
 
+  /**
+   * @param {string} code
+   * @param {number} version
+   * @returns {EditorState}
+   */
   makeState(code, version) {
     return createEditorState({
       doc: code,
@@ -255,22 +310,26 @@ class Room {
   }
 
   // After history_gone or a refused push: the room as the server has it, fresh history.
+  /** @param {RoomState} room */
   resetFromRoom(room) {
-    this.view.setState(this.makeState(room.code, room.version));
+    // The sync resyncs only an attached editor, which is this.view.
+    /** @type {EditorView} */ (this.view).setState(this.makeState(room.code, room.version));
     this.setRoomName(room.name);
     this.pendingCursors.clear();
     this.setParticipantCursors(room.participants, room.version);
     this.showNotice("Your editor was reloaded from the server's copy of the room.");
   }
 
+  /** @param {Error} err */
   resyncFailed(err) {
     if (err instanceof ApiError && err.status === 404) {
-      this.showFatal(4404);
+      this.showFatal(CloseCode.NOT_FOUND);
     } else {
       this.showNotice(`Could not reload the room: ${err.message}`);
     }
   }
 
+  /** @param {ErrorMessage} msg */
   onError(msg) {
     if (msg.id !== undefined && this.completionRequests.has(msg.id)) {
       this.resolveCompletion(msg.id, null);
@@ -303,16 +362,27 @@ class Room {
 
   // After a reconnect, people who left meanwhile must not leave a cursor behind.
   dropCursorsOfAbsent() {
-    const gone = [...remoteCursors(this.view.state).keys()].filter((id) => !this.people.get(id));
-    if (gone.length) this.view.dispatch({ effects: gone.map((id) => removeRemoteCursor.of(id)) });
+    const view = /** @type {EditorView} */ (this.view); // called from onInit, once it is built
+    const gone = [...remoteCursors(view.state).keys()].filter((id) => !this.people.get(id));
+    if (gone.length) view.dispatch({ effects: gone.map((id) => removeRemoteCursor.of(id)) });
   }
 
+  /**
+   * @param {Participant[] | null | undefined} participants
+   * @param {number} version the version their cursors are valid at
+   */
   setParticipantCursors(participants, version) {
     for (const p of participants || []) {
       if (p.cursor) this.queueCursor(p.clientId, version, p.cursor.anchor, p.cursor.head);
     }
   }
 
+  /**
+   * @param {string} clientId
+   * @param {number} version
+   * @param {number} anchor
+   * @param {number} head
+   */
   queueCursor(clientId, version, anchor, head) {
     if (clientId === this.clientId) return;
     this.pendingCursors.set(clientId, { version, anchor, head });
@@ -322,6 +392,7 @@ class Room {
   // Cursors are valid at their message's version: map them to our document once we have it.
   flushPendingCursors() {
     if (!this.view || !this.pendingCursors.size) return;
+    /** @type {import("@codemirror/state").StateEffect<unknown>[]} */
     const effects = [];
     for (const [clientId, c] of this.pendingCursors) {
       if (c.version > this.sync.synced) continue; // not there yet: wait for the updates
@@ -329,7 +400,7 @@ class Room {
       const anchor = this.sync.mapFromVersion(c.anchor, c.version);
       const head = this.sync.mapFromVersion(c.head, c.version);
       if (anchor === null || head === null) continue; // too old to place
-      const person = this.people.get(clientId) || {};
+      const person = this.people.get(clientId) || /** @type {Partial<Participant>} */ ({});
       effects.push(setRemoteCursor.of({ clientId, name: person.name || "Anonymous", color: person.color || "#888", anchor, head }));
     }
     if (effects.length) this.view.dispatch({ effects });
@@ -337,6 +408,11 @@ class Room {
 
   // ---- completions ------------------------------------------------------------------------
 
+  /**
+   * @param {{version: number, position: number}} request
+   * @param {AbortSignal} signal
+   * @returns {Promise<CompletionsMessage | null>}
+   */
   requestCompletion({ version, position }, signal) {
     return new Promise((resolve) => {
       const id = `c${this.nextRequestId++}`;
@@ -349,6 +425,10 @@ class Room {
     });
   }
 
+  /**
+   * @param {string} id
+   * @param {CompletionsMessage | null} reply
+   */
   resolveCompletion(id, reply) {
     const resolve = this.completionRequests.get(id);
     if (!resolve) return;
@@ -381,12 +461,14 @@ class Room {
     if (this.lock) this.connection.send({ type: "stop", runId: this.lock.runId });
   }
 
+  /** @param {Lock} lock */
   onLock(lock) {
     this.lock = lock;
     this.output.started(lock);
     this.renderRunState();
   }
 
+  /** @param {RunResult} result */
   onResult(result) {
     this.output.finished(result);
     if (this.lock && this.lock.runId === result.runId) this.lock = null;
@@ -414,11 +496,12 @@ class Room {
     setTimeout(() => URL.revokeObjectURL(url), 0);
   }
 
+  /** @param {number} closeCode */
   showFatal(closeCode) {
     this.fatal = true;
     this.renderRunState();
     const { heading, card } = fatalCard(closeCode, this.view ? this.view.state.doc.toString() : null);
     this.setBadge("closed", heading);
-    this.page.querySelector(".room-main").replaceChildren(h("div", { class: "center" }, card));
+    /** @type {HTMLElement} */ (this.page.querySelector(".room-main")).replaceChildren(h("div", { class: "center" }, card));
   }
 }

@@ -4,6 +4,12 @@ const NAME_KEY = "pairpad.name";
 const RECENT_KEY = "pairpad.recentRooms";
 const RECENT_MAX = 8;
 
+/** @typedef {{roomId: string, name: string, visitedAt: string}} RecentRoom */
+
+/**
+ * @param {string} key
+ * @returns {string | null}
+ */
 function read(key) {
   try {
     return localStorage.getItem(key);
@@ -12,6 +18,10 @@ function read(key) {
   }
 }
 
+/**
+ * @param {string} key
+ * @param {string} value
+ */
 function write(key, value) {
   try {
     localStorage.setItem(key, value);
@@ -20,15 +30,18 @@ function write(key, value) {
   }
 }
 
+/** @returns {string} */
 export function storedName() {
   return (read(NAME_KEY) || "").trim();
 }
 
+/** @param {string} name */
 export function storeName(name) {
   write(NAME_KEY, name.trim());
 }
 
 // [{roomId, name, visitedAt}] most recent first.
+/** @returns {RecentRoom[]} */
 export function recentRooms() {
   try {
     const list = JSON.parse(read(RECENT_KEY) || "[]");
@@ -38,12 +51,17 @@ export function recentRooms() {
   }
 }
 
+/**
+ * @param {string} roomId
+ * @param {string} name
+ */
 export function rememberRoom(roomId, name) {
   const rest = recentRooms().filter((r) => r.roomId !== roomId);
   const entry = { roomId, name: name || "", visitedAt: new Date().toISOString() };
   write(RECENT_KEY, JSON.stringify([entry, ...rest].slice(0, RECENT_MAX)));
 }
 
+/** @param {string} roomId */
 export function forgetRoom(roomId) {
   write(RECENT_KEY, JSON.stringify(recentRooms().filter((r) => r.roomId !== roomId)));
 }

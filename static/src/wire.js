@@ -1,0 +1,109 @@
+// The shapes of the wire contract that the editor reads and sends (docs/protocol.md), as JSDoc
+// types for tsc; no code. Field names are the wire's (camelCase); positions are UTF-16 offsets.
+// Import them with `@typedef {import("./wire.js").Name} Name`.
+
+// ---- shared pieces ------------------------------------------------------------------------
+
+/** @typedef {{anchor: number, head: number}} Cursor */
+
+/** @typedef {{clientId: string, name: string, color: string, cursor: Cursor | null}} Participant */
+
+/**
+ * The run that holds a room's lock; `output` (what it printed so far) only in `init.lock`
+ * and in a `room_locked` error.
+ * @typedef {{runId: string, clientId: string, name: string, version: number, since: string,
+ *            output?: string}} Lock
+ */
+
+/** @typedef {"ok" | "error" | "timeout" | "killed" | "stopped"} RunStatus */
+
+/**
+ * A finished run (protocol.md, `ExecutionResult` plus who ran which version).
+ * @typedef {{status: RunStatus, output: string, stdout: string, stderr: string,
+ *            exitCode: number | null, durationMs: number, truncated: boolean,
+ *            runId: string, version: number, clientId: string, name: string,
+ *            finishedAt: string}} RunResult
+ */
+
+/**
+ * `init.limits`: the sizes and rates the server enforces.
+ * @typedef {{maxDocumentLength: number, maxMessageBytes: number, maxParticipants: number,
+ *            messagesPerSecond: number, messageBurst: number, historyUpdates: number,
+ *            runTimeoutMs: number, runOutputBytes: number}} Limits
+ */
+
+/**
+ * One completion; `source: "ast"` everywhere means Jedi missed the deadline (provisional).
+ * @typedef {{label: string, kind: string, detail?: string | null,
+ *            source: "jedi" | "ast"}} Suggestion
+ */
+
+/**
+ * An accepted update as the server sends it back: `changes` is `ChangeSet.toJSON()`.
+ * @typedef {{clientId: string, changes: unknown}} ReceivedUpdate
+ */
+
+// ---- server → editor ----------------------------------------------------------------------
+
+/**
+ * @typedef {{type: "init", roomId: string, language: string, version: number, code: string,
+ *            clientId: string, color: string, participants: Participant[],
+ *            lock: Lock | null, lastRun: RunResult | null, limits: Limits}} InitMessage
+ */
+/** @typedef {{type: "code_update", version: number, updates: ReceivedUpdate[]}} CodeUpdateMessage */
+/**
+ * @typedef {{type: "cursor", clientId: string, version: number, anchor: number,
+ *            head: number}} CursorMessage
+ */
+/** @typedef {{type: "participant_joined", participant: Participant}} ParticipantJoinedMessage */
+/** @typedef {{type: "participant_left", clientId: string}} ParticipantLeftMessage */
+/** @typedef {{type: "execution_lock"} & Lock} ExecutionLockMessage */
+/**
+ * @typedef {{type: "execution_output", runId: string, stream: "stdout" | "stderr",
+ *            data: string}} ExecutionOutputMessage
+ */
+/** @typedef {{type: "execution_result"} & RunResult} ExecutionResultMessage */
+/**
+ * @typedef {{type: "completions", id: string, version: number, from: number,
+ *            items: Suggestion[]}} CompletionsMessage
+ */
+/**
+ * `id` when it answers a `complete`; the other extras by `code` (protocol.md, "Errors and
+ * closing").
+ * @typedef {{type: "error", code: string, message: string, id?: string, details?: unknown,
+ *            retryAfterMs?: number, lock?: Lock}} ErrorMessage
+ */
+/** @typedef {{type: "pong"}} PongMessage */
+
+/**
+ * @typedef {InitMessage | CodeUpdateMessage | CursorMessage | ParticipantJoinedMessage
+ *   | ParticipantLeftMessage | ExecutionLockMessage | ExecutionOutputMessage
+ *   | ExecutionResultMessage | CompletionsMessage | ErrorMessage | PongMessage} ServerMessage
+ */
+
+// ---- editor → server ----------------------------------------------------------------------
+
+/**
+ * @typedef {{type: "code_update", version: number, updates: {changes: unknown}[]}
+ *   | {type: "pull", version: number}
+ *   | {type: "cursor", version: number, anchor: number, head: number}
+ *   | {type: "run", stdin?: string}
+ *   | {type: "stop", runId: string}
+ *   | {type: "complete", id: string, version: number, position: number}
+ *   | {type: "ping"}} ClientMessage
+ */
+
+// ---- REST ---------------------------------------------------------------------------------
+
+/**
+ * `POST /rooms` answers a room at version 0.
+ * @typedef {{roomId: string, name: string, language: string, code: string, version: number,
+ *            createdAt: string}} Room
+ */
+/**
+ * `GET /rooms/{roomId}`.
+ * @typedef {Room & {participants: Participant[], lock: Lock | null,
+ *                   lastRun: RunResult | null, updatedAt: string}} RoomState
+ */
+
+export {};
