@@ -75,11 +75,14 @@ class Persist:
 
 @dataclass(frozen=True, slots=True)
 class StartRun:
-    """Run `code` with `stdin`; report `run_output` as it comes and `run_finished` once."""
+    """Run `code` (the document at `version`) with `stdin` for `client_id`; report
+    `run_output` as it comes and `run_finished` once."""
 
     run_id: str
     code: str
     stdin: str
+    client_id: str
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +320,7 @@ class RoomSession(Generic[P]):
         lock = run.lock()
         del lock["output"]
         return [Send(list(self.peers.values()), {"type": "execution_lock", **lock}),
-                StartRun(run_id, self.text, stdin)]
+                StartRun(run_id, self.text, stdin, client_id, run.version)]
 
     def stop_run(self, run_id: str) -> list[Effect[P]]:
         if self.run is None or self.run.run_id != run_id or self.run.result is not None:

@@ -161,8 +161,8 @@ class Room:
                     peer.close(code, reason)
                 case Persist():
                     self._persist(effect)
-                case StartRun(run_id, code, stdin):
-                    self._start(run_id, code, stdin)
+                case StartRun():
+                    self._start(effect)
                 case StopRun(run_id):
                     self.services.execution.stop(run_id)
                 case SaveRun(run_id):
@@ -195,12 +195,12 @@ class Room:
         self._publish_scheduled = False
         self._perform(self.session.publish())
 
-    def _start(self, run_id: str, code: str, stdin: str) -> None:
-        run = self.session.run
+    def _start(self, start: StartRun) -> None:
+        run_id = start.run_id
         log.info("event=run.start room=%s run=%s client=%s version=%d", self.room_id, run_id,
-                 run.client_id if run else "-", run.version if run else -1)
-        task = asyncio.get_running_loop().create_task(self._execute(run_id, code, stdin),
-                                                      name=f"run-{run_id}")
+                 start.client_id, start.version)
+        task = asyncio.get_running_loop().create_task(
+            self._execute(run_id, start.code, start.stdin), name=f"run-{run_id}")
         self._runs[run_id] = task
         task.add_done_callback(lambda _: self._runs.pop(run_id, None))
 

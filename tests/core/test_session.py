@@ -285,7 +285,7 @@ def test_a_run_locks_the_room_streams_output_and_releases_after_it_is_saved() ->
     session = make("print(1)", output_cap=4)
     ada, bob = joined(session, "ada"), joined(session, "bob")
     [start] = deliver(session.start_run("ada", "Ada", "in", "r1", "t0", queue_full=False))
-    assert start == StartRun("r1", "print(1)", "in")
+    assert start == StartRun("r1", "print(1)", "in", "ada", 0)
     assert bob.frames[-1] == {"type": "execution_lock", "runId": "r1", "clientId": "ada",
                               "name": "Ada", "version": 0, "since": "t0"}
     with pytest.raises(RoomLocked) as locked:
