@@ -10,6 +10,7 @@ class CloseCode(IntEnum):
     GOING_AWAY = 1001  # server shutting down
     MESSAGE_TOO_BIG = 1009  # a message over maxMessageBytes
     INTERNAL_ERROR = 1011  # the room failed (e.g. the store refused a write)
+    SERVICE_RESTART = 1012  # the room moved to another process of the deployment: reconnect
     TRY_AGAIN_LATER = 1013  # the peer stopped reading and its send queue overflowed
     BAD_REQUEST = 4400  # bad clientId or name
     NOT_FOUND = 4404  # room not found

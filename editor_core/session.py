@@ -368,12 +368,14 @@ class RoomSession(Generic[P]):
                 "lock": self.run.lock() if self.run else None, "lastRun": self.last_run,
                 "createdAt": info.created_at, "updatedAt": info.updated_at}
 
-    def fail(self) -> list[Effect[P]]:
-        """The room cannot go on (its store refused a write): close everyone with 1011."""
+    def fail(self, code: CloseCode = CloseCode.INTERNAL_ERROR,
+             reason: str = "store commit failed") -> list[Effect[P]]:
+        """The room cannot go on here (its store refused a write: 1011; another process took
+        it over: 1012): close everyone."""
         if self.failed:
             return []
         self.failed = True
-        return self.close_all(CloseCode.INTERNAL_ERROR, "store commit failed")
+        return self.close_all(code, reason)
 
     @property
     def unloadable(self) -> bool:

@@ -43,19 +43,12 @@ def _int_param(request: Request, name: str, default: int, high: int | None) -> i
 def admin_room(target: Room | RoomRecord) -> dict[str, Any]:
     """docs/protocol.md `AdminRoom`, of a loaded room or of one only in the store."""
     if isinstance(target, Room):
-        session = target.session
-        info = session.info
-        summary = models.AdminRoom(
-            room_id=info.room_id, name=info.name, language=info.language,
-            version=session.version, participant_count=len(session.peers),
-            code_length=session.length, locked=session.run is not None,
-            created_at=info.created_at, updated_at=info.updated_at)
-    else:
-        summary = models.AdminRoom(
-            room_id=target.room_id, name=target.name, language=target.language,
-            version=target.version, participant_count=0, code_length=target.code_length,
-            locked=False, created_at=target.created_at, updated_at=target.updated_at)
-    return summary.model_dump(by_alias=True)
+        return target.summary()
+    return models.AdminRoom(
+        room_id=target.room_id, name=target.name, language=target.language,
+        version=target.version, participant_count=0, code_length=target.code_length,
+        locked=False, created_at=target.created_at, updated_at=target.updated_at,
+    ).model_dump(by_alias=True)
 
 
 async def list_rooms(request: Request) -> Response:
@@ -69,15 +62,10 @@ async def list_rooms(request: Request) -> Response:
 
 async def get_room(request: Request) -> Response:
     hub = _authorize(request)
-    room = await hub.get(request.path_params["room_id"])
-    session = room.session
-    participants = {p["clientId"]: p for p in session.participants()}
-    connections = [{**participants[client_id], "connectedAt": conn.connected_at,
-                    "remote": conn.remote} for client_id, conn in session.peers.items()]
-    return JSONResponse({
-        **admin_room(room), "code": session.text, "connections": connections,
-        "recentExecutions": await hub.services.store.recent_runs(room.room_id),
-    })
+    room_id = request.path_params["room_id"]
+    detail = await hub.describe(room_id)
+    return JSONResponse({**detail,
+                         "recentExecutions": await hub.services.store.recent_runs(room_id)})
 
 
 async def delete_room(request: Request) -> Response:

@@ -24,6 +24,8 @@ from starlette.types import Scope
 from editor_core.completion import CompletionEngine
 from editor_core.execution import ExecutionLimits, ExecutionService
 from server import admin, models, openapi, routes
+from server.bus import Bus
+from server.cluster import Cluster
 from server.config import Settings
 from server.errors import EXCEPTION_HANDLERS, error_body
 from server.hub import Hub
@@ -102,6 +104,10 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         await asyncio.gather(runner.start(), completer.start())
         hub = Hub(Services(settings, store, runner, completer, metrics))
         app.state.hub = hub
+        if settings.redis:
+            hub.cluster = Cluster(await Bus.open(settings.redis), hub)
+            hub.cluster.start()
+            log.info("event=cluster.joined process=%s", hub.cluster.id)
         interval = max(1.0, min(settings.unload_after_seconds / 2 or 60.0, 300.0))
         sweeper = asyncio.create_task(hub.run_sweeper(interval), name="sweeper")
         log.info("event=server.ready db=%s", settings.db)
@@ -112,6 +118,8 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await hub.shutdown()
+            if hub.cluster is not None:
+                await hub.cluster.close()
             await asyncio.gather(runner.close(), completer.close())
             await store.close()
             log.info("event=server.stopped")

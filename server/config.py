@@ -22,6 +22,7 @@ class Settings:
     host: str = _opt("127.0.0.1", "address to listen on")
     port: int = _opt(8000, "port to listen on")
     db: str = _opt("./pairpad.db", "SQLite database file")
+    redis: str = _opt("", "Redis URL of a multi-process deployment (with a PostgreSQL --db)")
     admin_token: str = _opt("", "bearer token of the admin endpoints (generated when empty)")
     cors_origins: str = _opt("", "comma-separated origins allowed by CORS")
     log_level: str = _opt("info", "log level: debug, info, warning, error")

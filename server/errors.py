@@ -53,6 +53,12 @@ class RoomNotFound(PairpadError):
     code = "room_not_found"
 
 
+class RoomMoved(PairpadError):
+    """The room's owner process changed or did not answer: the client reconnects (1012)."""
+
+    code = "room_moved"
+
+
 class RateLimited(RetryLater):
     """A connection sent more messages than its token bucket allows (server/connection.py)."""
 
@@ -66,6 +72,7 @@ HTTP_STATUS: dict[type[PairpadError], int] = {
     InvalidMessage: 400,
     Unauthorized: 401,
     RoomNotFound: 404,
+    RoomMoved: 503,
     UnknownRun: 404,
     InvalidVersion: 409,
     RoomLocked: 409,

@@ -10,8 +10,9 @@ import asyncio
 import logging
 import re
 import secrets
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from editor_core.authority import Authority, Update
 from editor_core.changeset import ChangeSet
@@ -20,10 +21,15 @@ from editor_core.errors import Busy
 from editor_core.positions import normalize_newlines, utf16_length
 from server.clock import iso, now_iso
 from server.config import Settings
+from server.connection import Connection
 from server.errors import RoomNotFound
+from server.relay import RelayRoom
 from server.room import Room
 from server.services import Services
 from server.store import RoomRecord
+
+if TYPE_CHECKING:
+    from server.cluster import Cluster
 
 log = logging.getLogger("pairpad.hub")
 
@@ -35,12 +41,17 @@ class Hub:
         self.services = services
         self.rooms: dict[str, Room] = {}
         self._loading: dict[str, asyncio.Task[Room | None]] = {}
+        # Set in a multi-process deployment (server/cluster.py): rooms are owned by one
+        # process at a time; the others relay.
+        self.cluster: Cluster | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def settings(self) -> Settings:
         return self.services.settings
 
-    async def create(self, name: str | None, code: str) -> Room:
+    async def create(self, name: str | None, code: str) -> dict[str, Any]:
+        """Store a new room; its state as `POST /rooms` answers it."""
         store = self.services.store
         if await store.count_rooms() >= self.settings.max_rooms:
             raise Busy("the room limit is reached", retry_after_ms=60_000)
@@ -51,9 +62,13 @@ class Hub:
                             utf16_length(text), created, created)
         await store.create_room(record, text)
         self.services.metrics.rooms_created.inc()
-        room = self._make_room(record, Authority(text, 0, (), **self._authority_options()), None)
         log.info("event=room.created room=%s length=%d", record.room_id, record.code_length)
-        return room
+        if self.cluster is None:  # keep it loaded: its first editor arrives in a moment
+            room = self._make_room(record, Authority(text, 0, (), **self._authority_options()),
+                                   None)
+            return room.session.state()
+        return {"roomId": record.room_id, "name": record.name, "language": record.language,
+                "code": text, "version": 0, "createdAt": created}
 
     def _authority_options(self) -> dict[str, Any]:
         return {"keep_updates": self.settings.history_updates,
@@ -61,24 +76,43 @@ class Hub:
 
     def _make_room(self, record: RoomRecord, authority: Authority,
                    last_run: dict[str, Any] | None) -> Room:
-        room = Room(self.services, record, authority, last_run, self._forget)
+        room = Room(self.services, record, authority, last_run, self.forget)
         room.idle_since = asyncio.get_running_loop().time()
         self.rooms[record.room_id] = room
         self.services.metrics.rooms_loaded.set(len(self.rooms))
         return room
 
-    def _forget(self, room: Room) -> None:
+    def forget(self, room: Room) -> None:
         if self.rooms.get(room.room_id) is room:
             del self.rooms[room.room_id]
             self.services.metrics.rooms_loaded.set(len(self.rooms))
+            if self.cluster is not None:
+                self.cluster.forget_remote(room.room_id)
+                self._spawn(self.cluster.bus.release(room.room_id))
 
-    async def get(self, room_id: str) -> Room:
-        """The loaded room, loading it from the store on first use; `RoomNotFound` if none."""
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def get(self, room_id: str) -> Room | RelayRoom:
+        """The room: loaded here (on first use), or, in a deployment whose other process owns
+        it, the relay to that process. `RoomNotFound` if none."""
         room = self.rooms.get(room_id)
         if room is not None:
             return room
         if not ROOM_ID.match(room_id):
             raise RoomNotFound(f"room {room_id!r} does not exist")
+        cluster = self.cluster
+        if cluster is not None:
+            relay = cluster.relays.get(room_id)
+            if relay is not None and not relay.failed:
+                return relay
+            if await self.services.store.get_room(room_id) is None:
+                raise RoomNotFound(f"room {room_id!r} does not exist")
+            owner = await cluster.owner_of(room_id)
+            if owner != cluster.id:
+                return cluster.relay(room_id, owner)
         task = self._loading.get(room_id)
         if task is None:
             task = asyncio.create_task(self._load(room_id))
@@ -91,8 +125,12 @@ class Hub:
 
     async def _load(self, room_id: str) -> Room | None:
         store = self.services.store
+        # Fence any earlier owner before reading (docs/deploy.md): its later writes fail.
+        await store.claim(room_id)
         loaded = await store.load_room(room_id)
         if loaded is None:
+            if self.cluster is not None:
+                await self.cluster.bus.release(room_id)
             return None
         record = loaded.record
         text = loaded.keyframe_text
@@ -108,6 +146,25 @@ class Hub:
                  record.version - loaded.keyframe_version)
         return self._make_room(record, authority, runs[0] if runs else None)
 
+    async def state(self, room_id: str) -> dict[str, Any]:
+        """`GET /rooms/{roomId}`, answered by whichever process owns the room."""
+        room = await self.get(room_id)
+        if isinstance(room, Room):
+            return room.session.state()
+        return await self._cluster().state(room, "state")
+
+    async def describe(self, room_id: str) -> dict[str, Any]:
+        """The admin view of a room (without its recent runs), from its owner."""
+        room = await self.get(room_id)
+        if isinstance(room, Room):
+            return room.describe()
+        return await self._cluster().state(room, "admin")
+
+    def _cluster(self) -> Cluster:
+        if self.cluster is None:
+            raise RuntimeError("a relay without a cluster")
+        return self.cluster
+
     async def peek(self, room_id: str) -> RoomRecord | Room:
         """A loaded room, or just its stored record (admin listing does not load rooms)."""
         room = self.rooms.get(room_id)
@@ -121,10 +178,12 @@ class Hub:
     async def delete(self, room_id: str) -> None:
         target = await self.peek(room_id)
         if isinstance(target, Room):
-            self._forget(target)
+            self.forget(target)
             await target.end_run()
             target.close_all(CloseCode.DELETED, "room deleted")
             await target.settle()
+        if self.cluster is not None:
+            self.cluster.deleted(room_id)
         await self.services.store.delete_room(room_id)
         log.info("event=room.deleted room=%s", room_id)
 
@@ -135,8 +194,15 @@ class Hub:
             idle = room.idle_since
             if (room.unloadable and idle is not None
                     and loop_now - idle >= self.settings.unload_after_seconds):
-                self._forget(room)
+                self.forget(room)
                 log.info("event=room.unloaded room=%s", room.room_id)
+        if self.cluster is not None:
+            relays = self.cluster.relays
+            for room_id, relay in list(relays.items()):
+                idle = relay.idle_since
+                if relay.failed or (relay.unloadable and idle is not None and
+                                    loop_now - idle >= self.settings.unload_after_seconds):
+                    del relays[room_id]
         days = self.settings.room_idle_days
         if days > 0:
             cutoff = iso(datetime.now(UTC) - timedelta(days=days))
@@ -161,7 +227,11 @@ class Hub:
         await asyncio.gather(*(room.end_run() for room in rooms))
         for room in rooms:
             room.close_all(CloseCode.GOING_AWAY, "server shutting down")
-        closing = [c.closed.wait() for room in rooms for c in room.connections.values()]
+        if self.cluster is not None:
+            for relay in self.cluster.relays.values():
+                relay.close_all(CloseCode.GOING_AWAY, "server shutting down")
+        closing = [c.closed.wait() for room in rooms for c in room.connections.values()
+                   if isinstance(c, Connection)]
         if closing:
             await asyncio.wait([asyncio.ensure_future(c) for c in closing], timeout=3)
         for room in rooms:

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from editor_core.authority import Authority
 from editor_core.changeset import ChangeSet
@@ -32,8 +32,8 @@ from editor_core.session import (
     StartRun,
     StopRun,
 )
+from server import models
 from server.clock import now_iso
-from server.connection import Connection
 from server.errors import ws_error
 from server.models import dump_completion, dump_execution_result
 from server.services import Services
@@ -43,13 +43,27 @@ from server.wire import encode
 log = logging.getLogger("pairpad.room")
 
 
+class Peer(Protocol):
+    """A participant's connection: a local `Connection`, or a `RemotePeer` of another process
+    (server/relay.py)."""
+
+    client_id: str
+    name: str
+    remote: str
+    connected_at: str
+
+    def send(self, frame: str) -> None: ...
+
+    def close(self, code: int, reason: str = "") -> None: ...
+
+
 class Room:
     def __init__(self, services: Services, record: RoomRecord, authority: Authority,
                  last_run: dict[str, Any] | None, on_failure: Callable[[Room], None]) -> None:
         self.services = services
         self.room_id = record.room_id
         settings = services.settings
-        self.session: RoomSession[Connection] = RoomSession(
+        self.session: RoomSession[Peer] = RoomSession(
             RoomInfo(record.room_id, record.name, record.language, record.created_at,
                      record.updated_at),
             authority, max_peers=settings.max_participants,
@@ -62,7 +76,7 @@ class Room:
         self._saves: dict[str, asyncio.Task[None]] = {}
 
     @property
-    def connections(self) -> dict[str, Connection]:
+    def connections(self) -> dict[str, Peer]:
         return self.session.peers
 
     @property
@@ -75,28 +89,28 @@ class Room:
 
     # -- events from the endpoint -------------------------------------------------------------
 
-    def join(self, conn: Connection) -> None:
+    def join(self, conn: Peer) -> None:
         self._perform(self.session.join(conn, conn.client_id, conn.name))
         self.idle_since = None
 
-    def leave(self, conn: Connection) -> None:
+    def leave(self, conn: Peer) -> None:
         self._perform(self.session.leave(conn, conn.client_id))
         if not self.session.peers:
             self.idle_since = asyncio.get_running_loop().time()
 
-    def push(self, conn: Connection, version: int, raw_changes: Sequence[Any]) -> None:
+    def push(self, conn: Peer, version: int, raw_changes: Sequence[Any]) -> None:
         changes = [ChangeSet.from_json(raw) for raw in raw_changes]
         self._perform(self.session.push(conn, conn.client_id, version, changes, now_iso()))
         log.debug("event=ws.push room=%s client=%s version=%d", self.room_id, conn.client_id,
                   version)
 
-    def pull(self, conn: Connection, version: int) -> None:
+    def pull(self, conn: Peer, version: int) -> None:
         self._perform(self.session.pull(conn, version))
 
-    def cursor(self, conn: Connection, version: int, anchor: int, head: int) -> None:
+    def cursor(self, conn: Peer, version: int, anchor: int, head: int) -> None:
         self._perform(self.session.cursor(conn.client_id, version, anchor, head))
 
-    def start_run(self, conn: Connection, stdin: str) -> None:
+    def start_run(self, conn: Peer, stdin: str) -> None:
         execution = self.services.execution
         queue_full = execution.running + execution.queued >= self.services.run_slots
         self._perform(self.session.start_run(conn.client_id, conn.name, stdin,
@@ -106,7 +120,7 @@ class Room:
     def stop_run(self, run_id: str) -> None:
         self._perform(self.session.stop_run(run_id))
 
-    async def complete(self, conn: Connection, request_id: str, version: int,
+    async def complete(self, conn: Peer, request_id: str, version: int,
                        position: int) -> None:
         session = self.session
         mapped = session.map_to_published(version, position)
@@ -121,10 +135,38 @@ class Room:
             frame.update({"from": wire["from"], "items": wire["suggestions"]})
         conn.send(encode(frame))
 
+    # -- views ---------------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """docs/protocol.md `AdminRoom` of this loaded room."""
+        session, info = self.session, self.session.info
+        return models.AdminRoom(
+            room_id=info.room_id, name=info.name, language=info.language,
+            version=session.version, participant_count=len(session.peers),
+            code_length=session.length, locked=session.run is not None,
+            created_at=info.created_at, updated_at=info.updated_at,
+        ).model_dump(by_alias=True)
+
+    def describe(self) -> dict[str, Any]:
+        """docs/protocol.md `AdminRoomDetail` but its `recentExecutions` (read from the store)."""
+        session = self.session
+        participants = {p["clientId"]: p for p in session.participants()}
+        connections = [{**participants[client_id], "connectedAt": peer.connected_at,
+                        "remote": peer.remote} for client_id, peer in session.peers.items()]
+        return {**self.summary(), "code": session.text, "connections": connections}
+
     # -- the room's lifetime --------------------------------------------------------------------
 
     def close_all(self, code: CloseCode, reason: str) -> None:
         self._perform(self.session.close_all(code, reason))
+
+    def fail(self, code: CloseCode, reason: str) -> None:
+        """Stop serving: close everyone with `code` and let the hub forget this room."""
+        if self.session.failed:
+            return
+        log.error("event=room.failed room=%s code=%d reason=%r", self.room_id, code, reason)
+        self._perform(self.session.fail(code, reason))
+        self._on_failure(self)
 
     async def settle(self) -> None:
         """Wait until every accepted update is committed and published."""
@@ -147,7 +189,7 @@ class Room:
 
     # -- performing effects ---------------------------------------------------------------------
 
-    def _perform(self, effects: Sequence[Effect[Connection]]) -> None:
+    def _perform(self, effects: Sequence[Effect[Peer]]) -> None:
         for effect in effects:
             match effect:
                 case Send(to, frame):
@@ -181,9 +223,7 @@ class Room:
 
     def _on_commit(self, upto: int, future: asyncio.Future[None]) -> None:
         if future.cancelled() or future.exception() is not None:
-            log.error("event=room.failed room=%s reason=store_commit", self.room_id)
-            self._perform(self.session.fail())
-            self._on_failure(self)
+            self.fail(CloseCode.INTERNAL_ERROR, "store commit failed")
             return
         self.session.committed(upto)
         if not self._publish_scheduled:

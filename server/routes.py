@@ -41,14 +41,14 @@ async def create_room(request: Request) -> Response:
     body = await parse_json(request, CreateRoomRequest, hub.settings.max_request_bytes)
     check_language(body.language)
     check_code_size(body.code, hub.settings.max_document_length)
-    room = await hub.create(body.name, body.code)
-    created = models.Room.model_validate(room.session.state()).model_dump(by_alias=True)
-    return JSONResponse(created, status_code=201, headers={"Location": f"/rooms/{room.room_id}"})
+    state = await hub.create(body.name, body.code)
+    created = models.Room.model_validate(state).model_dump(by_alias=True)
+    return JSONResponse(created, status_code=201,
+                        headers={"Location": f"/rooms/{created['roomId']}"})
 
 
 async def get_room(request: Request) -> Response:
-    room = await hub_of(request).get(request.path_params["room_id"])
-    return JSONResponse(room.session.state())
+    return JSONResponse(await hub_of(request).state(request.path_params["room_id"]))
 
 
 async def autocomplete(request: Request) -> Response:

@@ -18,10 +18,11 @@ from editor_core.errors import PairpadError, RoomFull
 from server import messages
 from server.clock import now_iso
 from server.connection import Connection, TokenBucket
-from server.errors import RateLimited, RoomNotFound, ws_error
+from server.dispatch import dispatch, reply_error
+from server.errors import RateLimited, RoomMoved, RoomNotFound
 from server.hub import Hub
+from server.relay import RelayRoom
 from server.room import Room
-from server.wire import encode
 
 log = logging.getLogger("pairpad.ws")
 
@@ -43,19 +44,24 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if not CLIENT_ID.match(client_id) or not valid_name(name):
         await websocket.close(CloseCode.BAD_REQUEST, "bad clientId or name")
         return
-    try:
-        room = await hub.get(room_id)
-    except RoomNotFound:
-        await websocket.close(CloseCode.NOT_FOUND, "room not found")
-        return
     client = websocket.client
     remote = f"{client.host}:{client.port}" if client else "unknown"
     conn = Connection(websocket, room_id, client_id, name.strip(), remote, now_iso(),
                       hub.services.settings.send_queue)
     try:
-        room.join(conn)
+        room = await hub.get(room_id)
+        if isinstance(room, RelayRoom):
+            await room.join(conn)
+        else:
+            room.join(conn)
+    except RoomNotFound:
+        await websocket.close(CloseCode.NOT_FOUND, "room not found")
+        return
     except RoomFull:
         await websocket.close(CloseCode.FULL, "room is full")
+        return
+    except RoomMoved:
+        await websocket.close(CloseCode.SERVICE_RESTART, "the room moved; reconnect")
         return
     metrics = hub.services.metrics
     metrics.connections.inc()
@@ -64,7 +70,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
              len(room.connections))
     conn.start()
     try:
-        await _receive_loop(websocket, room, conn)
+        await _receive_loop(websocket, hub, room, conn)
     except asyncio.CancelledError:
         # A peer dropped as too slow is not reading, so it may never send its close either:
         # the connection cancels this receive loop; anything else is a real cancellation.
@@ -80,9 +86,10 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                  time.monotonic() - started)
 
 
-async def _receive_loop(websocket: WebSocket, room: Room, conn: Connection) -> None:
-    settings = room.services.settings
-    metrics = room.services.metrics
+async def _receive_loop(websocket: WebSocket, hub: Hub, room: Room | RelayRoom,
+                        conn: Connection) -> None:
+    settings = hub.services.settings
+    metrics = hub.services.metrics
     bucket = TokenBucket(settings.messages_per_second, settings.message_burst, time.monotonic())
     while not conn.closing:
         message: messages.ClientMessage | None = None
@@ -102,53 +109,14 @@ async def _receive_loop(websocket: WebSocket, room: Room, conn: Connection) -> N
                 raise RateLimited("too many messages", retry_after_ms=int(wait * 1000) + 1)
             message = messages.parse(text)
             metrics.messages_in.labels(message.type).inc()
+            if isinstance(room, RelayRoom):
+                room.forward(conn, text)  # the owner answers, errors included
+                continue
             handled = time.perf_counter()
-            await _dispatch(room, conn, message)
+            dispatch(room, conn, message)
             log.debug("event=ws.%s room=%s client=%s ms=%.2f", message.type, room.room_id,
                       conn.client_id, (time.perf_counter() - handled) * 1000)
         except PairpadError as exc:
-            _reply_error(room, conn, exc, message)
+            reply_error(metrics, room.room_id, conn, exc, message)
         if room.failed:
             return
-
-
-_tasks: set[asyncio.Task[None]] = set()
-
-
-def _reply_error(room: Room, conn: Connection, exc: PairpadError,
-                 message: messages.ClientMessage | None) -> None:
-    room.services.metrics.ws_errors.labels(exc.code).inc()
-    log.info("event=ws.error room=%s client=%s code=%s", room.room_id, conn.client_id, exc.code)
-    request_id = message.id if isinstance(message, messages.CompleteMessage) else None
-    conn.send(encode(ws_error(exc, request_id)))
-
-
-async def _complete(room: Room, conn: Connection, message: messages.CompleteMessage) -> None:
-    try:
-        await room.complete(conn, message.id, message.version, message.position)
-    except PairpadError as exc:
-        _reply_error(room, conn, exc, message)
-    except Exception:
-        log.exception("event=ws.complete_failed room=%s client=%s", room.room_id,
-                      conn.client_id)
-
-
-async def _dispatch(room: Room, conn: Connection, message: messages.ClientMessage) -> None:
-    match message:
-        case messages.PushMessage():
-            room.push(conn, message.version, [u.changes for u in message.updates])
-        case messages.PullMessage():
-            room.pull(conn, message.version)
-        case messages.CursorMessage():
-            room.cursor(conn, message.version, message.anchor, message.head)
-        case messages.RunMessage():
-            room.start_run(conn, message.stdin)
-        case messages.StopMessage():
-            room.stop_run(message.run_id)
-        case messages.CompleteMessage():
-            # Off the receive loop: pushes keep flowing while Jedi thinks.
-            task = asyncio.get_running_loop().create_task(_complete(room, conn, message))
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
-        case messages.PingMessage():
-            conn.send('{"type":"pong"}')

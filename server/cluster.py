@@ -1,0 +1,242 @@
+"""This process as one of a deployment's (docs/deploy.md "The room bus"): it answers the bus
+for the rooms it owns and the rooms it relays, and keeps leases and liveness checked.
+
+Owner side: `join`/`leave`/`msg` from a relay become events of the room's session, with a
+`RemotePeer` for each remote connection; `state` answers `GET /rooms` asked on another process.
+Relay side: `out` carries the owner's frames. Everyone: `deleted` closes a room's sockets with
+4410 everywhere; a lost message or subscription resets the rooms it concerns (1012).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from editor_core.close_codes import CloseCode
+from editor_core.errors import PairpadError, RoomFull
+from server import messages
+from server.bus import LEASE_MS, Bus, Message
+from server.dispatch import dispatch, reply_error
+from server.errors import RoomMoved
+from server.relay import Link, RelayRoom, RemotePeer
+
+if TYPE_CHECKING:
+    from server.hub import Hub
+
+log = logging.getLogger("pairpad.cluster")
+
+CHECK_S = 1.0
+STATE_TIMEOUT_S = 5.0
+
+
+class Cluster:
+    def __init__(self, bus: Bus, hub: Hub) -> None:
+        self.bus = bus
+        self.hub = hub
+        self.relays: dict[str, RelayRoom] = {}
+        self._links: dict[tuple[str, str], Link] = {}
+        self._remote: dict[tuple[str, str], dict[str, RemotePeer]] = {}  # (room, process)
+        self._requests: dict[str, asyncio.Future[Any]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.bus.id
+
+    def start(self) -> None:
+        self.bus.start(self._on_message, self._on_reset)
+        self._task = asyncio.create_task(self._check_loop(), name="cluster-check")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for room_id in list(self.hub.rooms):
+            await self.bus.release(room_id)
+        await self.bus.close()
+
+    # -- locating a room -------------------------------------------------------------------
+
+    async def owner_of(self, room_id: str) -> str:
+        """The room's owner, which is this process if nobody held it."""
+        try:
+            return await self.bus.claim(room_id)
+        except (RedisError, OSError) as exc:
+            raise RoomMoved(f"the room bus is unavailable: {type(exc).__name__}") from None
+
+    def relay(self, room_id: str, owner: str) -> RelayRoom:
+        relay = self.relays.get(room_id)
+        if relay is None or relay.failed or relay.owner != owner:
+            relay = RelayRoom(self.bus, owner, room_id)
+            relay.idle_since = asyncio.get_running_loop().time()
+            self.relays[room_id] = relay
+        return relay
+
+    async def state(self, relay: RelayRoom, kind: str) -> dict[str, Any]:
+        """Ask the owner for the room as `GET /rooms` (`kind` "state") or admin ("admin")."""
+        request = secrets.token_hex(8)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._requests[request] = future
+        self.bus.send(relay.owner, {"t": "state", "room": relay.room_id, "req": request,
+                                    "kind": kind})
+        try:
+            answer = await asyncio.wait_for(future, STATE_TIMEOUT_S)
+        except TimeoutError:
+            raise RoomMoved("the room's owner did not answer") from None
+        finally:
+            self._requests.pop(request, None)
+        if answer is None:
+            raise RoomMoved("the room moved to another process")
+        state: dict[str, Any] = answer
+        return state
+
+    def deleted(self, room_id: str) -> None:
+        """Tell every process (this one too) that the room is gone."""
+        self.bus.broadcast({"t": "deleted", "room": room_id})
+
+    # -- the bus ------------------------------------------------------------------------------
+
+    def _on_message(self, sender: str, message: Message) -> None:
+        kind = message.get("t")
+        room_id = message.get("room", "")
+        if kind == "out":
+            relay = self.relays.get(room_id)
+            if relay is not None and relay.owner == sender:
+                relay.deliver(message["items"])
+        elif kind in ("join", "leave", "msg"):
+            self._owner_event(sender, room_id, message)
+        elif kind == "state":
+            self._answer_state(sender, room_id, message)
+        elif kind == "state_reply":
+            future = self._requests.get(message["req"])
+            if future is not None and not future.done():
+                future.set_result(message.get("state"))
+        elif kind == "deleted":
+            self._close_deleted(room_id)
+        elif kind == "reset":
+            self._reset_process(sender, "asked by the other process")
+
+    def _link(self, room_id: str, process: str) -> Link:
+        link = self._links.get((room_id, process))
+        if link is None:
+            link = self._links[(room_id, process)] = Link(self.bus, process, room_id)
+        return link
+
+    def _owner_event(self, sender: str, room_id: str, message: Message) -> None:
+        room = self.hub.rooms.get(room_id)
+        conn_id = message["conn"]
+        link = self._link(room_id, sender)
+        if room is None or room.failed:
+            # Not ours (any more): the relay resets its clients of this room.
+            if message["t"] == "join":
+                link.reply({"t": "joined", "conn": conn_id, "error": "room_moved"})
+            else:
+                self.bus.send(sender, {"t": "reset"})
+            return
+        peers = self._remote.setdefault((room_id, sender), {})
+        if message["t"] == "join":
+            joining = RemotePeer(link, conn_id, message["client"], message["name"],
+                              message.get("remote", "?"), message.get("at", ""))
+            try:
+                room.join(joining)
+            except RoomFull:
+                link.reply({"t": "joined", "conn": conn_id, "error": RoomFull.code})
+                return
+            peers[conn_id] = joining
+            link.reply({"t": "joined", "conn": conn_id, "error": None})
+        elif message["t"] == "leave":
+            left = peers.pop(conn_id, None)
+            if left is not None:
+                room.leave(left)
+        elif (peer := peers.get(conn_id)) is not None:
+            parsed: messages.ClientMessage | None = None
+            try:
+                parsed = messages.parse(message["text"])
+                dispatch(room, peer, parsed)
+            except PairpadError as exc:
+                reply_error(room.services.metrics, room_id, peer, exc, parsed)
+
+    def _answer_state(self, sender: str, room_id: str, message: Message) -> None:
+        room = self.hub.rooms.get(room_id)
+        state: dict[str, Any] | None = None
+        if room is not None and not room.failed:
+            state = room.session.state() if message.get("kind") == "state" else room.describe()
+        self.bus.send(sender, {"t": "state_reply", "req": message["req"], "state": state})
+
+    def _close_deleted(self, room_id: str) -> None:
+        room = self.hub.rooms.get(room_id)
+        if room is not None:
+            self.hub.forget(room)
+            room.close_all(CloseCode.DELETED, "room deleted")
+            asyncio.get_running_loop().create_task(self.bus.release(room_id))
+        relay = self.relays.pop(room_id, None)
+        if relay is not None:
+            relay.failed = True
+            relay.close_all(CloseCode.DELETED, "room deleted")
+
+    # -- losing messages, processes, leases ---------------------------------------------------
+
+    def _on_reset(self, sender: str | None) -> None:
+        """Messages from `sender` (None: from anyone) may have been lost."""
+        self._reset_process(sender, "messages lost")
+        if sender is not None:
+            self.bus.send(sender, {"t": "reset"})
+
+    def _reset_process(self, process: str | None, reason: str) -> None:
+        for (room_id, peer_process), peers in list(self._remote.items()):
+            if process is None or peer_process == process:
+                del self._remote[(room_id, peer_process)]
+                room = self.hub.rooms.get(room_id)
+                if room is not None:
+                    for peer in peers.values():
+                        room.leave(peer)
+        for room_id, relay in list(self.relays.items()):
+            if process is None or relay.owner == process:
+                relay.reset(reason)
+                del self.relays[room_id]
+
+    def forget_remote(self, room_id: str) -> None:
+        for key in [k for k in self._remote if k[0] == room_id]:
+            del self._remote[key]
+        for key in [k for k in self._links if k[0] == room_id]:
+            del self._links[key]
+
+    async def _check_loop(self) -> None:
+        last_ok = time.monotonic()
+        while True:
+            await asyncio.sleep(CHECK_S)  # the cadence of lease renewal and liveness checks
+            try:
+                await self._check()
+                last_ok = time.monotonic()
+            except (RedisError, OSError) as exc:
+                log.warning("event=cluster.check_failed error=%s", type(exc).__name__)
+                if time.monotonic() - last_ok > LEASE_MS / 1000 * 0.8:
+                    # Our leases may have expired: stop serving rooms we can't vouch for.
+                    for room in list(self.hub.rooms.values()):
+                        room.fail(CloseCode.SERVICE_RESTART, "lost the room bus")
+                    self._reset_process(None, "lost the room bus")
+
+    async def _check(self) -> None:
+        lost = await self.bus.renew(list(self.hub.rooms))
+        for room_id in lost:
+            room = self.hub.rooms.get(room_id)
+            if room is not None:
+                room.fail(CloseCode.SERVICE_RESTART, "lost the room's lease")
+        owners = await self.bus.owners(list(self.relays))
+        for room_id, owner in owners.items():
+            relay = self.relays.get(room_id)
+            if relay is not None and owner != relay.owner:
+                relay.reset("the owner changed")
+                del self.relays[room_id]
+        processes = {process for (_, process) in self._remote}
+        for process, alive in (await self.bus.alive(processes)).items():
+            if not alive:
+                log.info("event=cluster.process_gone process=%s", process)
+                self._reset_process(process, "process gone")
