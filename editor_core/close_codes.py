@@ -1,4 +1,4 @@
-"""WebSocket close codes of the contract (docs/protocol.md "Close codes"), the one Python
+"""WebSocket close codes of the contract (docs/protocol.md "Errors and closing"), the one Python
 definition; `static/src/close_codes.js` is the editor's, and a test keeps the two equal."""
 
 from __future__ import annotations

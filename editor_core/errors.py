@@ -1,10 +1,11 @@
-"""Typed errors of the domain (STYLE.md, habit 3: one root exception, one translation table).
+"""Typed errors of the domain (docs/architecture.md "Seams": one root, one translation table).
 
-Each subclass carries the `code` of PROTOCOL.md's error tables; that string is part of the
-contract, so it lives here. How a code travels (HTTP status, `Retry-After`, the WebSocket
-`error` frame) is the transport's business: `server/errors.py` holds that table, and the errors
-only the server raises. Here are the root and the errors the domain raises, including those of
-the room session (`RoomFull`, `RoomLocked`, `UnknownRun`), which is moving into `editor_core`.
+Each subclass carries the `code` of docs/protocol.md's error tables ("Errors", "Errors and
+closing"); that string is part of the contract, so it lives here. How a code travels (HTTP
+status, `Retry-After`, the WebSocket `error` frame) is the transport's business:
+`server/errors.py` holds that table, and the errors only the server raises. Here are the
+root and the errors the domain raises, including those of the room session (`RoomFull`,
+`RoomLocked`, `UnknownRun`), which is moving into `editor_core`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class PairpadError(Exception):
 
 
 class RetryLater(PairpadError):
-    """Refused for now; the client may retry after `retry_after_ms` (PROTOCOL.md "Conventions")."""
+    """Refused for now; the client may retry after `retry_after_ms` (docs/protocol.md "Errors")."""
 
     def __init__(self, message: str, retry_after_ms: int = 1000, **fields: Any) -> None:
         super().__init__(message, **fields)

@@ -146,7 +146,7 @@ class RoomSession(Generic[P]):
 
     Published state: `version` and `text` are what every peer has been sent. An accepted push
     is `Persist`ed at once and published (one `code_update` to every peer) only after
-    `committed` says it is durable (docs/protocol.md "The guarantees" 2); `publish` sends all
+    `committed` says it is durable (docs/architecture.md "Guarantees" 2); `publish` sends all
     that is committed and unsent as one frame, so the server calls it once per group commit.
     """
 
@@ -172,7 +172,7 @@ class RoomSession(Generic[P]):
         self._snapshots: deque[tuple[int, str, int]] = deque()
         self._waiting: list[_WaitingPull[P]] = []
 
-    # -- peers (docs/protocol.md "Connecting") ----------------------------------------------
+    # -- peers (docs/protocol.md "WebSocket: …") -------------------------------------------
 
     def join(self, peer: P, client_id: str, name: str) -> list[Effect[P]]:
         """A connection of `client_id` opened: `init` to it, `participant_joined` to the
@@ -211,7 +211,7 @@ class RoomSession(Generic[P]):
     def close_all(self, code: CloseCode, reason: str) -> list[Effect[P]]:
         return [Close(peer, code, reason) for peer in self.peers.values()]
 
-    # -- edits (docs/protocol.md "Pushes") ---------------------------------------------------
+    # -- edits (docs/protocol.md "Editing") --------------------------------------------------
 
     def push(self, peer: P, client_id: str, version: int, changes: Sequence[ChangeSet],
              now: str) -> list[Effect[P]]:

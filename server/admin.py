@@ -1,4 +1,4 @@
-"""Operator endpoints under `/admin` (PROTOCOL.md "REST"): bearer token, compared in constant
+"""Operator endpoints under `/admin` (docs/protocol.md "REST"): bearer token, compared in constant
 time. Listing reads the store, so it never loads rooms into memory."""
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(spec)
 
-    # The REST contract (PROTOCOL.md "REST"): each ApiRoute carries what /openapi.json says
+    # The REST contract (docs/protocol.md "REST"): each ApiRoute carries what /openapi.json says
     # about it, so the document is built from this list and nothing else.
     app_routes = [
         Route("/", editor_page),

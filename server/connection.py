@@ -1,6 +1,7 @@
-"""One WebSocket peer: a bounded send queue drained by its own sender task (STYLE.md "One
-edit's journey", step 4). A broadcast only appends an already-encoded frame; a peer whose queue
-overflows is closed with 1013 (try again later) and never slows anyone else down."""
+"""One WebSocket peer: a bounded send queue drained by its own sender task
+(docs/architecture.md "One edit's journey", step 4). A broadcast only appends an
+already-encoded frame; a peer whose queue overflows is closed with 1013 (try again later) and
+never slows anyone else down."""
 
 from __future__ import annotations
 

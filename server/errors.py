@@ -1,7 +1,7 @@
-"""The one translation table from typed errors to the wire (STYLE.md habit 3).
+"""The one translation table from typed errors to the wire (docs/architecture.md "Seams").
 
 REST: `{"error": {"code", "message", "details"?}}` with the status `HTTP_STATUS` gives the error's
-class, plus `Retry-After` on a `RetryLater` (PROTOCOL.md "Conventions"). WebSocket: an `error`
+class, plus `Retry-After` on a `RetryLater` (docs/protocol.md "Errors"). WebSocket: an `error`
 frame with `code`, `message`, the request `id` when there was one, `retryAfterMs` on a
 `RetryLater`, and the error's extra fields. The errors only the server raises live here too; they
 subclass `PairpadError` so one handler serves all.

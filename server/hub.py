@@ -57,7 +57,7 @@ class Hub:
             raise Busy("the room limit is reached", retry_after_ms=60_000)
         text = normalize_newlines(code)
         created = now_iso()
-        # 128 bits of randomness, URL-safe (PROTOCOL.md: a room id is a capability).
+        # 128 bits of randomness, URL-safe (docs/protocol.md "Conventions": a capability).
         record = RoomRecord(secrets.token_urlsafe(16), name or "Untitled", "python", 0,
                             utf16_length(text), created, created)
         await store.create_room(record, text)

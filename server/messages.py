@@ -1,5 +1,6 @@
-"""WebSocket client → server messages (PROTOCOL.md "Client → server"), one pydantic union on
-`type`. A frame that does not parse ends here as an `invalid_message` error."""
+"""WebSocket client → server messages (docs/protocol.md "Editing" and "Presence, runs,
+completions"), one pydantic union on `type`. A frame that does not parse ends here as an
+`invalid_message` error."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire models of the REST API (PROTOCOL.md "REST"), camelCase on the wire. Requests are
+"""Wire models of the REST API (docs/protocol.md "REST"), camelCase on the wire. Requests are
 validated with them; responses are described by them in `/openapi.json`, and the responses
 built from a core value (`dump_execution_result`, `dump_completion`) are serialized by them,
 so each of those shapes has this one definition."""
@@ -129,15 +129,15 @@ class AutocompleteResponse(BaseModel):
 
 
 def dump_execution_result(result: execution.ExecutionResult) -> dict[str, Any]:
-    """The wire form of a run's ending (PROTOCOL.md "REST": `ExecutionResult`)."""
+    """The wire form of a run's ending (docs/protocol.md "REST": `ExecutionResult`)."""
     wire = ExecutionResult.model_validate(result, from_attributes=True)
     return wire.model_dump(mode="json", by_alias=True)
 
 
 def dump_completion(result: completion.Completion) -> dict[str, Any]:
-    """The wire form of a completion (PROTOCOL.md "REST": `{"from", "suggestions", "symbols"}`).
-    `exclude_none`: a suggestion without `detail` has no such key, never null; nothing else in
-    this shape is nullable."""
+    """The wire form of a completion (docs/protocol.md "REST": `{"from", "suggestions",
+    "symbols"}`). `exclude_none`: a suggestion without `detail` has no such key, never null;
+    nothing else in this shape is nullable."""
     wire = AutocompleteResponse.model_validate(result, from_attributes=True)
     return wire.model_dump(mode="json", by_alias=True, exclude_none=True)
 

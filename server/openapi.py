@@ -47,7 +47,7 @@ class Operation:
 
     `response` is the JSON body of the success `status` (None: no body); `text` instead
     describes a text/plain body. `errors` are the error statuses, each with the contract's
-    error body. `admin` routes need the bearer token (PROTOCOL.md "REST").
+    error body. `admin` routes need the bearer token (docs/protocol.md "REST").
     """
 
     summary: str

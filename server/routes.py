@@ -1,4 +1,4 @@
-"""Public REST routes (PROTOCOL.md "REST")."""
+"""Public REST routes (docs/protocol.md "REST")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The WebSocket endpoint `/ws/{roomId}/{clientId}?name=` (PROTOCOL.md "WebSocket").
+"""The WebSocket endpoint `/ws/{roomId}/{clientId}?name=` (docs/protocol.md "WebSocket: …").
 
 Reads frames, parses each into a message (server/messages.py) and hands it to the room. A bad
 message gets an `error` reply and the connection stays open (guarantee 4: liveness)."""

@@ -105,7 +105,8 @@ class Lane:
 
     async def spawn(self) -> None:
         project_dir = self.project_dir
-        assert project_dir is not None
+        if project_dir is None:
+            raise RuntimeError("the engine sets project_dir before spawn()")
         args = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT, project_dir, self.role]
         if not self._preload:
             args.append("--no-preload")
@@ -180,11 +181,12 @@ class Lane:
     async def _run(self, job: Job) -> None:
         if self.process is None or self.process.returncode is not None:
             await self.respawn()
-        assert self.process is not None
-        assert self.process.stdin is not None
+        process = self.process
+        if process is None or process.stdin is None:  # spawn() made it with a stdin pipe
+            raise RuntimeError("the worker has no stdin after respawn()")
         self.inflight = job
-        self.process.stdin.write(job.line)
-        await self.process.stdin.drain()
+        process.stdin.write(job.line)
+        await process.stdin.drain()
         future = self.result_future(job)
         limit = self.hard_limit_s
         done, _ = await asyncio.wait({future}, timeout=limit)
@@ -202,7 +204,8 @@ class Lane:
         self, process: asyncio.subprocess.Process, ready: asyncio.Future[dict[str, Any] | None]
     ) -> None:
         stdout = process.stdout
-        assert stdout is not None
+        if stdout is None:  # spawn() made the process with a stdout pipe
+            raise RuntimeError("the worker has no stdout pipe")
         try:
             while raw := await stdout.readline():
                 message = json.loads(raw)

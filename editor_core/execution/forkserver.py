@@ -161,7 +161,8 @@ class ForkServer:
 
     def _fork(self, message: dict[str, int | None], program_fd: int, pipe_fd: int) -> None:
         run_id = message["id"]
-        assert run_id is not None
+        if not isinstance(run_id, int):  # checked even under -O: the id keys self._children
+            raise TypeError(f"run message without an int id: {run_id!r}")
         walls = Walls(
             cpu_time_s=int(message["cpu"] or 1),
             memory_bytes=int(message["memory"] or 0),

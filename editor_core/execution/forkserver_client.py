@@ -202,19 +202,15 @@ class ForkServerClient:
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(message)
             return
-        key = message["id"]
-        assert isinstance(key, int)
+        key = _int_field(message, "id")
         handle = self._children.get(key)
         if handle is None:
             return
         if event == "started":
-            pid = message["pid"]
-            assert isinstance(pid, int)
-            handle.pid = pid
+            handle.pid = _int_field(message, "pid")
         elif event == "exit":
             del self._children[key]
-            status = message["status"]
-            assert isinstance(status, int)
+            status = _int_field(message, "status")
             if not handle.exited.done():
                 handle.exited.set_result(status)
         elif event == "failed":
@@ -263,3 +259,12 @@ class ForkServerClient:
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def _int_field(message: dict[str, object], name: str) -> int:
+    """`message[name]` as an int; a missing or non-int field raises KeyError or TypeError, which
+    the reader turns into a protocol error (an assert would escape that, and `-O` drops it)."""
+    value = message[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"fork server message field {name!r} is not an int: {value!r}")
+    return value

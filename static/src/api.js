@@ -1,5 +1,6 @@
-// The REST half of the contract (PROTOCOL.md, "REST"). Errors come back as ApiError with the
-// server's `{"error": {"code", "message"}}` body, or a network/unknown code when there was none.
+// The REST half of the contract (docs/protocol.md "REST", "Errors"). Errors come back as
+// ApiError with the server's `{"error": {"code", "message"}}` body, or a network/unknown code
+// when there was none.
 /** @typedef {import("./wire.js").Room} Room */
 /** @typedef {import("./wire.js").RoomState} RoomState */
 

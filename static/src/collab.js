@@ -1,6 +1,6 @@
-// The sync half of @codemirror/collab against the Pairpad authority (PROTOCOL.md, "Ordering",
-// "Pushes", "`error` codes"). One push in flight at a time; a reconnect pulls from the synced
-// version before pushing the unconfirmed updates again; refused pushes resync from REST.
+// The sync half of @codemirror/collab against the Pairpad authority (docs/protocol.md
+// "Editing", "Errors and closing"). One push in flight at a time; a reconnect pulls from the
+// synced version before pushing the unconfirmed updates again; refused pushes resync from REST.
 import { ChangeSet, Transaction } from "@codemirror/state";
 import { getSyncedVersion, receiveUpdates, sendableUpdates } from "@codemirror/collab";
 
@@ -110,7 +110,7 @@ export class CollabSync {
   }
 
   // The socket greeted us with `init`. On the first one the editor was built from it; on a
-  // reconnect we keep our document and pull what we missed (PROTOCOL.md, "Pushes").
+  // reconnect we keep our document and pull what we missed (docs/protocol.md "Editing").
   /** @param {boolean} isFirst */
   connected(isFirst) {
     this.online = true;

@@ -1,4 +1,5 @@
-// Completions from the server in CodeMirror's popup (PROTOCOL.md: `complete` → `completions`).
+// Completions from the server in CodeMirror's popup (docs/protocol.md
+// "Presence, runs, completions": `complete` → `completions`).
 // The request waits until our own changes are confirmed, so the server completes the text we
 // see; `from` comes back valid at the reply's version and is mapped onto our document.
 import { completionStatus, startCompletion } from "@codemirror/autocomplete";

@@ -1,5 +1,5 @@
-// The WebSocket to a room, kept alive with backoff (PROTOCOL.md, "WebSocket" and its close
-// codes). It knows nothing of documents: it delivers parsed messages and reports its state.
+// The WebSocket to a room, kept alive with backoff (close codes: docs/protocol.md "Errors and
+// closing"). It knows nothing of documents: it delivers parsed messages and reports its state.
 // The clientId stays the same across reconnects; a reconnect is never a page reload.
 
 import { CloseCode } from "./close_codes.js";

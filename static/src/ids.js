@@ -1,5 +1,5 @@
 // Client ids: made once per page load and kept across that page's reconnects
-// (PROTOCOL.md, "WebSocket": 1–64 chars of [A-Za-z0-9_-]; it is @codemirror/collab's clientID).
+// (docs/protocol.md "WebSocket: …": 1–64 of [A-Za-z0-9_-]; @codemirror/collab's clientID).
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
 /**

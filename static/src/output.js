@@ -1,5 +1,6 @@
 // The output panel: a run's stdout and stderr as they stream (styled apart), then its status,
-// duration and the version that ran (PROTOCOL.md: execution_lock / _output / _result).
+// duration and the version that ran (docs/protocol.md
+// "Presence, runs, completions": execution_lock / _output / _result).
 import { h } from "./dom.js";
 
 /** @typedef {import("./wire.js").Lock} Lock */

@@ -1,4 +1,5 @@
-// The participant list (PROTOCOL.md: `Participant`, participant_joined / participant_left).
+// The participant list (docs/protocol.md "Presence, runs, completions":
+// participant_joined / participant_left).
 import { h } from "./dom.js";
 
 /** @typedef {import("./wire.js").Participant} Participant */

@@ -1,5 +1,6 @@
 // The other participants' cursors and selections, drawn in their colors with a name label.
-// Positions arrive valid at some server version (PROTOCOL.md, `cursor`); room.js maps them to
+// Positions arrive valid at some server version (docs/protocol.md
+// "Presence, runs, completions": `cursor`); room.js maps them to
 // our document before handing them here, and this field maps them through every later change.
 import { StateEffect, StateField, RangeSetBuilder } from "@codemirror/state";
 import { Decoration, EditorView, WidgetType } from "@codemirror/view";

@@ -683,3 +683,23 @@ async def test_children_run_as_the_slot_uid(service: ExecutionService) -> None:
     assert uids_of(child) == [default_sandbox_uid()] * 4
     service.stop("whoami")
     assert (await asyncio.wait_for(task, DEADLINE_S)).status == "stopped"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"ev": "exit", "id": "1", "status": 0},
+        {"ev": "exit", "id": 1, "status": None},
+        {"ev": "started", "id": 1, "pid": True},
+        {"ev": "exit", "status": 0},
+    ],
+)
+async def test_a_malformed_fork_server_message_is_a_protocol_error(
+    message: dict[str, object],
+) -> None:
+    # The reader turns ValueError/KeyError/TypeError into "protocol error"; the checks are
+    # explicit so they hold under -O and raise one of those, not AssertionError.
+    client = forkserver_client.ForkServerClient()
+    client._children[1] = forkserver_client.ChildHandle(key=1)
+    with pytest.raises((KeyError, TypeError)):
+        client._on_message(message)

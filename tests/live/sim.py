@@ -34,6 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from editor_core.changeset import ChangeSet
+from editor_core.close_codes import CloseCode
 from editor_core.errors import PairpadError
 from editor_core.positions import utf16_length
 from tests.collab_client import CollabClient
@@ -42,7 +43,9 @@ from tests.core.random_changes import boundaries, random_change, rng_pick
 Frame = dict[str, Any]
 
 # docs/protocol.md "Errors and closing": a client does not reconnect after these.
-FINAL_CLOSE_CODES = frozenset({4400, 4404, 4409, 4410})
+FINAL_CLOSE_CODES = frozenset(
+    {CloseCode.BAD_REQUEST, CloseCode.NOT_FOUND, CloseCode.REPLACED, CloseCode.DELETED}
+)
 MAX_CONNECT_FAILURES = 20
 
 

@@ -13,6 +13,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from editor_core.close_codes import CloseCode
 from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.live
@@ -79,4 +80,4 @@ def test_a_message_over_the_limit_closes_1009(tmp_path: Path) -> None:
                     await ws.recv()
                 return ws.close_code
 
-        assert asyncio.run(scenario()) == 1009
+        assert asyncio.run(scenario()) == CloseCode.MESSAGE_TOO_BIG

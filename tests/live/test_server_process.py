@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import websockets
 
+from editor_core.close_codes import CloseCode
 from tests.support.live_server import REPO, launch, live_server
 
 pytestmark = pytest.mark.live
@@ -64,7 +65,7 @@ def test_sigterm_closes_websockets_with_1001_and_exits_0(tmp_path: Path) -> None
                     pass
                 return ws.close_code
 
-        assert asyncio.run(scenario()) == 1001
+        assert asyncio.run(scenario()) == CloseCode.GOING_AWAY
         assert server.proc.wait(timeout=20) == 0
         log = server.log_text()
         assert "event=server.stopped" in log

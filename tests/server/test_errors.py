@@ -1,4 +1,4 @@
-"""The one translation table (STYLE.md habit 3): every typed error has a REST status in
+"""The one translation table (docs/architecture.md "Seams"): every typed error has a REST status in
 server/errors.py, and the domain's errors carry no transport details."""
 
 from __future__ import annotations

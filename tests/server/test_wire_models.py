@@ -1,5 +1,5 @@
-"""The wire forms the server builds from core values (server/models.py), as PROTOCOL.md "REST"
-describes them: `ExecutionResult` and the autocomplete answer."""
+"""The wire forms the server builds from core values (server/models.py), as docs/protocol.md
+"REST" describes them: `ExecutionResult` and the autocomplete answer."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_completion_wire_form() -> None:
 
 
 def test_suggestion_without_detail_has_no_detail_key() -> None:
-    # PROTOCOL.md: `"detail"?: str` -- absent, never null, when there is none.
+    # docs/protocol.md "REST": `detail` is absent, never null, when there is none.
     completion = Completion(0, [Suggestion("x", "variable", None, "ast")], Symbols.empty())
     assert dump_completion(completion)["suggestions"] == [
         {"label": "x", "kind": "variable", "source": "ast"},

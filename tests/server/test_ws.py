@@ -8,6 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from editor_core.close_codes import CloseCode
 from server.app import create_app
 from server.config import Settings
 from tests.server.conftest import ADMIN, ClientFactory, new_room
@@ -232,14 +233,14 @@ def test_bad_client_id_or_name_closes_4400(client: TestClient, path: str) -> Non
     with client.websocket_connect(path.format(room=room_id)) as ws, \
             pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
-    assert closed.value.code == 4400
+    assert closed.value.code == CloseCode.BAD_REQUEST
 
 
 def test_unknown_room_closes_4404(client: TestClient) -> None:
     with client.websocket_connect("/ws/nosuchroom/a?name=A") as ws, \
             pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
-    assert closed.value.code == 4404
+    assert closed.value.code == CloseCode.NOT_FOUND
 
 
 def test_same_client_id_replaces_the_old_connection(client: TestClient) -> None:
@@ -250,7 +251,7 @@ def test_same_client_id_replaces_the_old_connection(client: TestClient) -> None:
             recv_type(new, "init")
             with pytest.raises(WebSocketDisconnect) as closed:
                 old.receive_json()
-            assert closed.value.code == 4409
+            assert closed.value.code == CloseCode.REPLACED
             new.send_json({"type": "ping"})
             recv_type(new, "pong")
 
@@ -263,7 +264,7 @@ def test_room_full_closes_4429(make_client: ClientFactory) -> None:
         with client.websocket_connect(f"/ws/{room_id}/b?name=B") as b, \
                 pytest.raises(WebSocketDisconnect) as closed:
             b.receive_json()
-        assert closed.value.code == 4429
+        assert closed.value.code == CloseCode.FULL
 
 
 def test_deleting_a_room_closes_its_sockets_4410(client: TestClient) -> None:
@@ -273,7 +274,7 @@ def test_deleting_a_room_closes_its_sockets_4410(client: TestClient) -> None:
         assert client.delete(f"/admin/rooms/{room_id}", headers=ADMIN).status_code == 204
         with pytest.raises(WebSocketDisconnect) as closed:
             recv_type(a, "never")
-        assert closed.value.code == 4410
+        assert closed.value.code == CloseCode.DELETED
 
 
 def test_admin_sees_connections(client: TestClient) -> None:
