@@ -100,6 +100,10 @@ class Bus:
                        asyncio.create_task(self._heartbeat(), name="bus-heartbeat")]
 
     async def close(self) -> None:
+        """Send what is queued (briefly), then leave."""
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), 2)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -137,6 +141,8 @@ class Bus:
                 # Lost messages: the receivers see the gap in their sequence and reset.
                 log.warning("event=bus.publish_failed messages=%d error=%s", len(batch),
                             type(exc).__name__)
+            for _ in batch:
+                self._outbox.task_done()
 
     async def _receive(self) -> None:
         while True:

@@ -120,7 +120,7 @@ class Cluster:
                 future.set_result(message.get("state"))
         elif kind == "deleted":
             self._close_deleted(room_id)
-        elif kind == "reset":
+        elif kind == "reset" and sender != self.id:
             self._reset_process(sender, "asked by the other process")
 
     def _link(self, room_id: str, process: str) -> Link:
@@ -173,9 +173,9 @@ class Cluster:
     def _close_deleted(self, room_id: str) -> None:
         room = self.hub.rooms.get(room_id)
         if room is not None:
-            self.hub.forget(room)
+            self.hub.forget(room)  # releases the lease
             room.close_all(CloseCode.DELETED, "room deleted")
-            asyncio.get_running_loop().create_task(self.bus.release(room_id))
+            self.hub.spawn(room.end_run())
         relay = self.relays.pop(room_id, None)
         if relay is not None:
             relay.failed = True
@@ -188,6 +188,8 @@ class Cluster:
         self._reset_process(sender, "messages lost")
         if sender is not None:
             self.bus.send(sender, {"t": "reset"})
+        else:  # we may have missed anything from anyone: everyone forgets our clients
+            self.bus.broadcast({"t": "reset"})
 
     def _reset_process(self, process: str | None, reason: str) -> None:
         for (room_id, peer_process), peers in list(self._remote.items()):

@@ -88,9 +88,9 @@ class Hub:
             self.services.metrics.rooms_loaded.set(len(self.rooms))
             if self.cluster is not None:
                 self.cluster.forget_remote(room.room_id)
-                self._spawn(self.cluster.bus.release(room.room_id))
+                self.spawn(self.cluster.bus.release(room.room_id))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -145,6 +145,14 @@ class Hub:
         log.info("event=room.loaded room=%s version=%d replayed=%d", room_id, record.version,
                  record.version - loaded.keyframe_version)
         return self._make_room(record, authority, runs[0] if runs else None)
+
+    def connection_count(self) -> int:
+        """WebSockets open on this process (a relayed room's included)."""
+        local = sum(1 for room in self.rooms.values() for peer in room.connections.values()
+                    if isinstance(peer, Connection))
+        relayed = sum(len(relay.connections) for relay in self.cluster.relays.values()) \
+            if self.cluster is not None else 0
+        return local + relayed
 
     async def state(self, room_id: str) -> dict[str, Any]:
         """`GET /rooms/{roomId}`, answered by whichever process owns the room."""

@@ -131,7 +131,7 @@ class RelayRoom:
 
     def leave(self, conn: Connection) -> None:
         conn_id = self._forget(conn)
-        if conn_id is not None and not self.failed:
+        if conn_id is not None:  # even after a reset: the owner may still count it
             self.bus.send(self.owner, {"t": "leave", "room": self.room_id, "conn": conn_id})
         if not self._local:
             self.idle_since = asyncio.get_running_loop().time()

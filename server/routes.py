@@ -86,7 +86,7 @@ async def health(request: Request) -> Response:
     completion = hub.services.completion
     return JSONResponse({
         "status": "ok", "roomsLoaded": len(hub.rooms),
-        "connections": sum(len(r.connections) for r in hub.rooms.values()),
+        "connections": hub.connection_count(),
         "runsRunning": execution.running, "runsQueued": execution.queued,
         "completion": "warming" if getattr(completion, "ready", True) is False else "ready",
     })

@@ -27,7 +27,7 @@ import contextlib
 import json
 import random
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -159,13 +159,16 @@ def replay(code: str, updates: list[Frame]) -> str:
 class SimEditor:
     """A person typing `edits` random changes, dropping the connection after some of them."""
 
-    def __init__(self, crowd: Crowd, ws_url: str, room_id: str, client_id: str, seed: int, *,
+    def __init__(self, crowd: Crowd, ws_url: str | Sequence[str], room_id: str, client_id: str,
+                 seed: int, *,
                  edits: int, drop_after: frozenset[int] = frozenset(),
                  think_s: float = 0.03,
                  reachable: Callable[[], Awaitable[object]] | None = None,
                  hold: tuple[int, asyncio.Event] | None = None) -> None:
         self.crowd = crowd
-        self.url = f"{ws_url}/ws/{room_id}/{client_id}?name={client_id}"
+        # Several servers (processes of one deployment): each connect picks one at random.
+        bases = [ws_url] if isinstance(ws_url, str) else list(ws_url)
+        self.urls = [f"{base}/ws/{room_id}/{client_id}?name={client_id}" for base in bases]
         self.client_id = client_id
         self.rng = random.Random(seed)
         self.edits = edits
@@ -239,7 +242,8 @@ class SimEditor:
             if self.reachable is not None:
                 await self.reachable()
             try:
-                async with connect(self.url, proxy=None, open_timeout=10, max_size=None) as ws:
+                url = self.urls[0] if len(self.urls) == 1 else self.rng.choice(self.urls)
+                async with connect(url, proxy=None, open_timeout=10, max_size=None) as ws:
                     failures = 0
                     await self._session(ws)
             except (OSError, InvalidHandshake, TimeoutError):
