@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -95,7 +96,11 @@ class PostgresStore(SqlStore):
                                          timeout=connect_timeout)
         try:
             writer = await pool.acquire()
-            await migrate(writer)
+            try:
+                await migrate(writer)
+            except BaseException:
+                await pool.release(writer)
+                raise
         except BaseException:
             await pool.close()
             raise
@@ -169,6 +174,23 @@ class PostgresStore(SqlStore):
                 rows: Sequence[Sequence[Any]] = await conn.fetch(numbered(sql), *params)
                 return rows
             yield fetch
+
+
+async def reachable(url: str, connect_timeout: float = 5.0) -> str | None:
+    """None when PostgreSQL at `url` accepts a connection and a query, else why not, in a
+    line without the password (the start-up check of server/cli.py)."""
+    try:
+        conn = await asyncpg.connect(url, timeout=connect_timeout)
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+            ValueError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        password = urlsplit(url).password
+        return reason.replace(password, "***") if password else reason
+    return None
 
 
 async def migrate(conn: asyncpg.Connection) -> None:

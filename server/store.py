@@ -179,6 +179,10 @@ class SqlStore:
     def _reader(self) -> contextlib.AbstractAsyncContextManager[Fetch]:
         raise NotImplementedError
 
+    async def close(self) -> None:
+        """Flush what is queued, then close."""
+        raise NotImplementedError
+
     # -- writes ------------------------------------------------------------------------------
 
     def _submit(self, writes: list[Write], fence: tuple[str, int] | None = None,
