@@ -26,14 +26,14 @@ from editor_core.execution import ExecutionLimits, ExecutionService
 from server import admin, models, openapi, routes
 from server.bus import Bus
 from server.cluster import Cluster
-from server.config import Settings
+from server.config import Settings, is_postgres, mask_url
 from server.errors import EXCEPTION_HANDLERS, error_body
 from server.hub import Hub
 from server.logs import RequestLog
 from server.metrics import Metrics
 from server.openapi import ApiRoute, Operation, QueryInt
 from server.services import Completer, Runner, Services
-from server.store import Store
+from server.store import SqlStore, Store
 from server.warming import WarmingCompleter
 from server.ws import websocket_endpoint
 
@@ -81,6 +81,17 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
     )
 
 
+async def open_store(settings: Settings) -> SqlStore:
+    """PostgreSQL for a `postgresql://` --db (several processes), else a SQLite file."""
+    options = {"keyframe_interval": settings.keyframe_interval,
+               "history": settings.history_updates}
+    if is_postgres(settings.db):
+        from server.pgstore import PostgresStore  # asyncpg only where PostgreSQL is used
+
+        return await PostgresStore.open(settings.db, **options)
+    return await Store.open(settings.db, **options)
+
+
 def create_app(settings: Settings, *, execution: Runner | None = None,
                completion: Completer | None = None) -> Starlette:
     """The app. `execution` and `completion` replace the real services (tests use fakes)."""
@@ -94,8 +105,7 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
             log.warning("event=admin.token_generated token=%s (set PAIRPAD_ADMIN_TOKEN to choose"
                         " one)", token)
         app.state.admin_token = token
-        store = await Store.open(settings.db, keyframe_interval=settings.keyframe_interval,
-                                 history=settings.history_updates)
+        store = await open_store(settings)
         runner: Runner = execution or ExecutionService(
             execution_limits(settings), max_concurrent=settings.run_concurrency,
             max_queue=settings.run_queue)
@@ -110,7 +120,7 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
             log.info("event=cluster.joined process=%s", hub.cluster.id)
         interval = max(1.0, min(settings.unload_after_seconds / 2 or 60.0, 300.0))
         sweeper = asyncio.create_task(hub.run_sweeper(interval), name="sweeper")
-        log.info("event=server.ready db=%s", settings.db)
+        log.info("event=server.ready db=%s", mask_url(settings.db))
         try:
             yield
         finally:

@@ -24,6 +24,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from server.config import mask_url
+
 log = logging.getLogger("pairpad.bus")
 
 LEASE_MS = 5000
@@ -47,14 +49,16 @@ return 0
 Message = dict[str, Any]
 
 
-def mask(url: str) -> str:
-    """`url` with its password replaced by `***`, for messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
+async def reachable(url: str) -> str | None:
+    """None when Redis at `url` answers a PING, else why not (for the start-up check)."""
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+    finally:
+        await client.aclose()
+    return None
 
 
 class BusUnavailable(Exception):
@@ -88,7 +92,7 @@ class Bus:
             await client.ping()
         except (RedisError, OSError) as exc:
             await client.aclose()
-            raise BusUnavailable(f"cannot reach Redis at {mask(url)}: {exc}") from None
+            raise BusUnavailable(f"cannot reach Redis at {mask_url(url)}: {exc}") from None
         return cls(client, url)
 
     def start(self, on_message: Callable[[str, Message], None],

@@ -19,7 +19,15 @@ import uvicorn
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.config import Settings, env_name, field_types, from_sources, parse_value
+from server.config import (
+    Settings,
+    env_name,
+    field_types,
+    from_sources,
+    is_postgres,
+    mask_url,
+    parse_value,
+)
 from server.logs import configure
 
 
@@ -67,10 +75,29 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def check_database(settings: Settings) -> None:
+    """Refuse to start, in one line, when the PostgreSQL of `--db` or the Redis of `--redis`
+    cannot be reached: before uvicorn runs, so no port is opened for a server that cannot serve
+    (a lifespan failure would exit non-zero too, after a traceback)."""
+    if is_postgres(settings.db):
+        from server.pgstore import reachable  # asyncpg only where PostgreSQL is used
+
+        reason = asyncio.run(reachable(settings.db))
+        if reason is not None:
+            raise SystemExit(f"cannot reach PostgreSQL at {mask_url(settings.db)}: {reason}")
+    if settings.redis:
+        from server.bus import reachable as redis_reachable
+
+        reason = asyncio.run(redis_reachable(settings.redis))
+        if reason is not None:
+            raise SystemExit(f"cannot reach Redis at {mask_url(settings.redis)}: {reason}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     settings = from_sources(os.environ, vars(args))
     configure(settings.log_level)
+    check_database(settings)
     app = create_app(settings)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, ws="websockets-sansio",

@@ -6,9 +6,11 @@ unset. `server/cli.py` builds the flags from the fields below, so `--help` docum
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 MiB = 2**20
 
@@ -21,7 +23,8 @@ def _opt(default: Any, help: str) -> Any:
 class Settings:
     host: str = _opt("127.0.0.1", "address to listen on")
     port: int = _opt(8000, "port to listen on")
-    db: str = _opt("./pairpad.db", "SQLite database file")
+    db: str = _opt("./pairpad.db", "SQLite database file, or a postgresql://USER[:PASS]@HOST:PORT/DB"
+                   " URL (docs/storage.md)")
     redis: str = _opt("", "Redis URL of a multi-process deployment (with a PostgreSQL --db)")
     admin_token: str = _opt("", "bearer token of the admin endpoints (generated when empty)")
     cors_origins: str = _opt("", "comma-separated origins allowed by CORS")
@@ -107,6 +110,43 @@ def validate(settings: Settings) -> None:
         value = getattr(settings, f.name)
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
             raise SystemExit(f"--{f.name.replace('_', '-')} must not be negative")
+    db_scheme = url_scheme(settings.db)
+    if db_scheme is not None and db_scheme not in POSTGRES_SCHEMES:
+        raise SystemExit(f"--db takes a SQLite file or a postgresql:// URL, not a {db_scheme}://"
+                         f" URL: {mask_url(settings.db)}")
+    if settings.redis:
+        if url_scheme(settings.redis) not in REDIS_SCHEMES:
+            raise SystemExit(f"--redis takes a redis:// or rediss:// URL: "
+                             f"{mask_url(settings.redis)}")
+        if db_scheme is None:
+            raise SystemExit(f"--redis needs a PostgreSQL --db: {settings.db} is a SQLite file,"
+                             " which only one process can use")
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+REDIS_SCHEMES = ("redis", "rediss")
+
+
+def url_scheme(value: str) -> str | None:
+    """The scheme of a `scheme://…` URL in lower case; None for anything else (a file path)."""
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
+    return match.group(1).lower() if match else None
+
+
+def is_postgres(db: str) -> bool:
+    return url_scheme(db) in POSTGRES_SCHEMES
+
+
+def mask_url(url: str) -> str:
+    """`url` fit for a log or an error: its password (in the user part or a `password=` query
+    parameter) as `***`."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query, flags=re.IGNORECASE)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def from_environment() -> Settings:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from asyncio import CancelledError
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
@@ -37,7 +38,7 @@ from server.clock import now_iso
 from server.errors import ws_error
 from server.models import dump_completion, dump_execution_result
 from server.services import Services
-from server.store import RoomRecord, StoredUpdate
+from server.store import Fenced, RoomRecord, StoredUpdate
 from server.wire import encode
 
 log = logging.getLogger("pairpad.room")
@@ -222,8 +223,12 @@ class Room:
         self.services.metrics.updates.inc(len(stored))
 
     def _on_commit(self, upto: int, future: asyncio.Future[None]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            self.fail(CloseCode.INTERNAL_ERROR, "store commit failed")
+        error = CancelledError() if future.cancelled() else future.exception()
+        if error is not None:
+            if isinstance(error, Fenced):  # another process owns the room now
+                self.fail(CloseCode.SERVICE_RESTART, "the room moved to another process")
+            else:
+                self.fail(CloseCode.INTERNAL_ERROR, "store commit failed")
             return
         self.session.committed(upto)
         if not self._publish_scheduled:

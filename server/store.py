@@ -1,12 +1,18 @@
-"""Rooms in SQLite through aiosqlite (the persistence seam: `Store` is all the rest of the
-server sees, so another backend can replace it).
+"""Rooms in a SQL database: the persistence seam (`RoomStore` is all the rest of the server
+sees) and what its two backends share.
 
-One connection, WAL mode, `synchronous=NORMAL`: a commit survives a killed process
-(docs/architecture.md "Guarantees", 2), though not a power cut. Writes go through one queue
-and a single writer task that commits everything queued in the same event-loop turn as one
-transaction (group commit); a caller awaits the commit of its own write before it broadcasts.
-The tables are described in docs/storage.md; `MIGRATIONS[i]` moves `PRAGMA user_version` from
-i to i+1.
+`SqlStore` holds the logic both backends run: the statements (written once, `?` placeholders,
+SQL that SQLite and PostgreSQL both accept), group commit, the keyframe schedule and the
+reads. `Store` below is SQLite through aiosqlite (one process); `server/pgstore.py` is
+PostgreSQL through asyncpg (several processes, with fencing of room ownership).
+
+Group commit: writes go through one queue and a single writer task that commits everything
+queued in the same event-loop turn as one transaction; a caller awaits the commit of its own
+write before it broadcasts. The tables are described in docs/storage.md.
+
+SQLite: one connection, WAL mode, `synchronous=NORMAL`: a commit survives a killed process
+(docs/architecture.md "Guarantees", 2), though not a power cut. `MIGRATIONS[i]` moves
+`PRAGMA user_version` from i to i+1.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -63,6 +69,11 @@ MIGRATIONS: list[str] = [
 RUNS_KEPT = 20
 
 
+class Fenced(Exception):
+    """An append by a store whose claim on the room is no longer the newest: another process
+    claimed the room since (docs/storage.md "Fencing"). Nothing of that append was written."""
+
+
 @dataclass(frozen=True)
 class RoomRecord:
     room_id: str
@@ -90,11 +101,13 @@ class LoadedRoom:
 
 
 class RoomStore(Protocol):
-    """The persistence seam: everything the rooms and routes ask of storage. `Store` below is
-    the SQLite implementation; a multi-process deployment would put another one here."""
+    """The persistence seam: everything the rooms and routes ask of storage. `Store` is the
+    SQLite implementation, `server.pgstore.PostgresStore` the multi-process one."""
 
     def append(self, room_id: str, updates: Sequence[StoredUpdate], text: str,
                code_length: int, updated_at: str) -> asyncio.Future[None]: ...
+
+    async def claim(self, room_id: str) -> int: ...
 
     async def flush(self) -> None: ...
 
@@ -121,22 +134,237 @@ class RoomStore(Protocol):
 
 
 @dataclass
-class _Write:
+class Write:
     sql: str
     params: Sequence[Any]
 
 
-class Store:
-    """The SQLite store. Open with `await Store.open(path)`; close with `await close()`."""
+@dataclass(eq=False)
+class Pending:
+    """One caller's writes, committed together or not at all, and the future it awaits."""
+    writes: list[Write]
+    future: asyncio.Future[None]
+    fence: tuple[str, int] | None = None  # (room, epoch): write only while the room has it
+    creates: str | None = None  # the room these writes create
 
-    def __init__(self, conn: aiosqlite.Connection, keyframe_interval: int, history: int) -> None:
-        self._conn = conn
+
+# A query: (sql with ? placeholders, *params) → rows.
+Fetch = Callable[..., Awaitable[Sequence[Sequence[Any]]]]
+
+class SqlStore:
+    """What the SQLite and PostgreSQL stores share. A backend implements `_commit` (one
+    transaction for a batch) and `_reader` (a consistent read)."""
+
+    def __init__(self, keyframe_interval: int, history: int) -> None:
         self._keyframe_interval = keyframe_interval
         self._history = history
-        self._queue: asyncio.Queue[tuple[list[_Write], asyncio.Future[None]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_loop(), name="store-writer")
         self._last_keyframe: dict[str, int] = {}
         self.commits = 0
+
+    async def _stop_writer(self) -> None:
+        await self.flush()
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+
+    # -- backend -----------------------------------------------------------------------------
+
+    async def _commit(self, batch: list[Pending]) -> dict[Pending, Exception]:
+        """Commit `batch` as one transaction; return the entries refused alone (nothing of
+        them written, the rest committed). Raise to fail them all."""
+        raise NotImplementedError
+
+    def _reader(self) -> contextlib.AbstractAsyncContextManager[Fetch]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Flush what is queued, then close."""
+        raise NotImplementedError
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _submit(self, writes: list[Write], fence: tuple[str, int] | None = None,
+                creates: str | None = None) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(Pending(writes, future, fence, creates))
+        return future
+
+    async def flush(self) -> None:
+        await self._submit([])
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            started = time.perf_counter()
+            try:
+                refused = await self._commit(batch) if any(p.writes for p in batch) else {}
+            except Exception as exc:  # a failed commit fails every write in it, loudly
+                log.exception("event=store.commit_failed writes=%d", len(batch))
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            self.commits += 1
+            log.debug("event=store.commit writes=%d refused=%d ms=%.2f", len(batch),
+                      len(refused), (time.perf_counter() - started) * 1000)
+            for pending in batch:
+                if pending.future.done():
+                    continue
+                if pending in refused:
+                    pending.future.set_exception(refused[pending])
+                else:
+                    pending.future.set_result(None)
+
+    def _fence(self, room_id: str) -> tuple[str, int] | None:
+        """The epoch an append of this store must find on the room (None: not checked)."""
+        return None
+
+    async def claim(self, room_id: str) -> int:
+        """Take ownership of a room (docs/storage.md "Fencing"). One process: nothing to fence."""
+        return 0
+
+    async def create_room(self, record: RoomRecord, text: str) -> None:
+        self._last_keyframe[record.room_id] = 0
+        await self._submit([
+            Write("INSERT INTO rooms (id, name, language, version, code_length, created_at,"
+                  " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (record.room_id, record.name, record.language, record.version,
+                   record.code_length, record.created_at, record.updated_at)),
+            Write("INSERT INTO keyframes (room_id, version, text) VALUES (?, ?, ?)",
+                  (record.room_id, record.version, text)),
+        ], creates=record.room_id)
+
+    def append(self, room_id: str, updates: Sequence[StoredUpdate], text: str, code_length: int,
+               updated_at: str) -> asyncio.Future[None]:
+        """Queue accepted updates (and a keyframe when due); the future resolves on commit, or
+        fails with `Fenced` when another process claimed the room since this store did.
+
+        `text` is the document after the last update. Keyframes bound what loading replays to
+        `keyframe_interval` updates; updates older than the rebase history are pruned then.
+        A version already stored fails the commit (primary key): updates are never replaced.
+        """
+        version = updates[-1].version
+        writes = [
+            Write("INSERT INTO updates (room_id, version, client_id, changes) VALUES (?, ?, ?, ?)",
+                  (room_id, u.version, u.client_id,
+                   json.dumps(u.changes, separators=(",", ":"))))
+            for u in updates
+        ]
+        writes.append(Write("UPDATE rooms SET version = ?, code_length = ?, updated_at = ?"
+                            " WHERE id = ?", (version, code_length, updated_at, room_id)))
+        last = self._last_keyframe.get(room_id, 0)
+        if version - last >= self._keyframe_interval:
+            self._last_keyframe[room_id] = version
+            writes += [
+                Write("INSERT INTO keyframes (room_id, version, text) VALUES (?, ?, ?)"
+                      " ON CONFLICT (room_id, version) DO UPDATE SET text = excluded.text",
+                      (room_id, version, text)),
+                Write("DELETE FROM keyframes WHERE room_id = ? AND version < ?",
+                      (room_id, version)),
+                Write("DELETE FROM updates WHERE room_id = ? AND version <= ?",
+                      (room_id, min(version, version - self._history))),
+            ]
+        return self._submit(writes, fence=self._fence(room_id))
+
+    async def save_run(self, room_id: str, run_id: str, finished_at: str,
+                       result: dict[str, Any]) -> None:
+        await self._submit([
+            Write("INSERT INTO runs (room_id, run_id, finished_at, result) VALUES (?, ?, ?, ?)"
+                  " ON CONFLICT (room_id, run_id) DO UPDATE SET finished_at ="
+                  " excluded.finished_at, result = excluded.result",
+                  (room_id, run_id, finished_at, json.dumps(result))),
+            Write("DELETE FROM runs WHERE room_id = ? AND run_id NOT IN (SELECT run_id FROM runs"
+                  " WHERE room_id = ? ORDER BY finished_at DESC LIMIT ?)",
+                  (room_id, room_id, RUNS_KEPT)),
+        ])
+
+    async def delete_room(self, room_id: str) -> None:
+        self._last_keyframe.pop(room_id, None)
+        await self._submit([
+            Write(sql, (room_id,)) for sql in (
+                "DELETE FROM updates WHERE room_id = ?", "DELETE FROM keyframes WHERE room_id = ?",
+                "DELETE FROM runs WHERE room_id = ?", "DELETE FROM rooms WHERE id = ?")
+        ])
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def get_room(self, room_id: str) -> RoomRecord | None:
+        async with self._reader() as fetch:
+            return await _room(fetch, room_id)
+
+    async def load_room(self, room_id: str) -> LoadedRoom | None:
+        async with self._reader() as fetch:
+            record = await _room(fetch, room_id)
+            if record is None:
+                return None
+            rows = await fetch("SELECT version, text FROM keyframes WHERE room_id = ?"
+                               " ORDER BY version DESC LIMIT 1", room_id)
+            if not rows:
+                raise RuntimeError(f"room {room_id} has no keyframe")
+            keyframe_version, keyframe_text = int(rows[0][0]), str(rows[0][1])
+            since = min(keyframe_version, record.version - self._history)
+            rows = await fetch("SELECT version, client_id, changes FROM updates"
+                               " WHERE room_id = ? AND version > ? ORDER BY version",
+                               room_id, since)
+        self._last_keyframe[room_id] = keyframe_version
+        updates = [StoredUpdate(int(v), str(c), json.loads(ch)) for v, c, ch in rows]
+        return LoadedRoom(record, keyframe_version, keyframe_text, updates)
+
+    async def recent_runs(self, room_id: str, limit: int = RUNS_KEPT) -> list[dict[str, Any]]:
+        async with self._reader() as fetch:
+            rows = await fetch("SELECT result FROM runs WHERE room_id = ?"
+                               " ORDER BY finished_at DESC LIMIT ?", room_id, limit)
+        return [json.loads(r[0]) for r in rows]
+
+    async def list_rooms(self, limit: int, offset: int) -> tuple[list[RoomRecord], int]:
+        async with self._reader() as fetch:
+            rows = await fetch("SELECT id, name, language, version, code_length, created_at,"
+                               " updated_at FROM rooms ORDER BY updated_at DESC, id"
+                               " LIMIT ? OFFSET ?", limit, offset)
+            total = await fetch("SELECT COUNT(*) FROM rooms")
+        return [RoomRecord(*r) for r in rows], int(total[0][0])
+
+    async def count_rooms(self) -> int:
+        async with self._reader() as fetch:
+            rows = await fetch("SELECT COUNT(*) FROM rooms")
+        return int(rows[0][0])
+
+    async def idle_rooms(self, before: str, limit: int = 500) -> list[str]:
+        async with self._reader() as fetch:
+            rows = await fetch("SELECT id FROM rooms WHERE updated_at < ?"
+                               " ORDER BY updated_at LIMIT ?", before, limit)
+        return [str(r[0]) for r in rows]
+
+
+async def _room(fetch: Fetch, room_id: str) -> RoomRecord | None:
+    rows = await fetch("SELECT id, name, language, version, code_length, created_at, updated_at"
+                       " FROM rooms WHERE id = ?", room_id)
+    return RoomRecord(*rows[0]) if rows else None
+
+
+def grouped(batch: list[Pending]) -> dict[str, list[Sequence[Any]]]:
+    """Every write of the same statement together (one executemany each), statements in the
+    order they first appear. Safe because a batch never holds a statement that must run
+    between two writes of another: inserted updates are newer than any prune in the batch,
+    the room row takes its last values, and a deleted room gets no later writes (the hub
+    forgets it first)."""
+    statements: dict[str, list[Sequence[Any]]] = {}
+    for pending in batch:
+        for write in pending.writes:
+            statements.setdefault(write.sql, []).append(write.params)
+    return statements
+
+
+class Store(SqlStore):
+    """The SQLite store. Open with `await Store.open(path)`; close with `await close()`."""
+
+    def __init__(self, conn: aiosqlite.Connection, keyframe_interval: int, history: int) -> None:
+        super().__init__(keyframe_interval, history)
+        self._conn = conn
 
     @classmethod
     async def open(cls, path: str, *, keyframe_interval: int = 200, history: int = 10_000) -> Store:
@@ -153,181 +381,27 @@ class Store:
 
     async def close(self) -> None:
         """Flush what is queued, then close."""
-        await self.flush()
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+        await self._stop_writer()
         await self._conn.close()
 
-    # -- writes ------------------------------------------------------------------------------
-
-    def _submit(self, writes: list[_Write]) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((writes, future))
-        return future
-
-    async def flush(self) -> None:
-        await self._submit([])
-
-    async def _write_loop(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            started = time.perf_counter()
-            try:
-                await self._commit([w for writes, _ in batch for w in writes])
-            except Exception as exc:  # a failed commit fails every write in it, loudly
-                log.exception("event=store.commit_failed writes=%d", len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            self.commits += 1
-            log.debug("event=store.commit writes=%d ms=%.2f", len(batch),
-                      (time.perf_counter() - started) * 1000)
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
-
-    async def _commit(self, writes: list[_Write]) -> None:
-        if not writes:
-            return
-        # Every write of the same statement goes as one executemany (one hop to the SQLite
-        # thread), statements in the order they first appear. Safe because a batch never
-        # holds a statement that must run between two writes of another: inserted updates
-        # are newer than any prune in the batch, the room row takes its last values, and a
-        # deleted room gets no later writes (the hub forgets it first).
-        grouped: dict[str, list[Sequence[Any]]] = {}
-        for write in writes:
-            grouped.setdefault(write.sql, []).append(write.params)
+    async def _commit(self, batch: list[Pending]) -> dict[Pending, Exception]:
         await self._conn.execute("BEGIN IMMEDIATE")
         try:
-            for sql, params in grouped.items():
+            for sql, params in grouped(batch).items():
                 await self._conn.executemany(sql, params)
             await self._conn.execute("COMMIT")
         except BaseException:
             await self._conn.execute("ROLLBACK")
             raise
+        return {}
 
-    async def create_room(self, record: RoomRecord, text: str) -> None:
-        self._last_keyframe[record.room_id] = 0
-        await self._submit([
-            _Write("INSERT INTO rooms (id, name, language, version, code_length, created_at,"
-                   " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (record.room_id, record.name, record.language, record.version,
-                    record.code_length, record.created_at, record.updated_at)),
-            _Write("INSERT INTO keyframes (room_id, version, text) VALUES (?, ?, ?)",
-                   (record.room_id, record.version, text)),
-        ])
+    @contextlib.asynccontextmanager
+    async def _reader(self) -> AsyncIterator[Fetch]:
+        yield self._fetch
 
-    def append(self, room_id: str, updates: Sequence[StoredUpdate], text: str, code_length: int,
-               updated_at: str) -> asyncio.Future[None]:
-        """Queue accepted updates (and a keyframe when due); the future resolves on commit.
-
-        `text` is the document after the last update. Keyframes bound what loading replays to
-        `keyframe_interval` updates; updates older than the rebase history are pruned then.
-        """
-        version = updates[-1].version
-        writes = [
-            _Write("INSERT INTO updates (room_id, version, client_id, changes) VALUES (?, ?, ?, ?)",
-                   (room_id, u.version, u.client_id,
-                    json.dumps(u.changes, separators=(",", ":"))))
-            for u in updates
-        ]
-        writes.append(_Write("UPDATE rooms SET version = ?, code_length = ?, updated_at = ?"
-                             " WHERE id = ?", (version, code_length, updated_at, room_id)))
-        last = self._last_keyframe.get(room_id, 0)
-        if version - last >= self._keyframe_interval:
-            self._last_keyframe[room_id] = version
-            writes += [
-                _Write("INSERT OR REPLACE INTO keyframes (room_id, version, text) VALUES (?, ?, ?)",
-                       (room_id, version, text)),
-                _Write("DELETE FROM keyframes WHERE room_id = ? AND version < ?",
-                       (room_id, version)),
-                _Write("DELETE FROM updates WHERE room_id = ? AND version <= ?",
-                       (room_id, min(version, version - self._history))),
-            ]
-        return self._submit(writes)
-
-    async def save_run(self, room_id: str, run_id: str, finished_at: str,
-                       result: dict[str, Any]) -> None:
-        await self._submit([
-            _Write("INSERT OR REPLACE INTO runs (room_id, run_id, finished_at, result)"
-                   " VALUES (?, ?, ?, ?)", (room_id, run_id, finished_at, json.dumps(result))),
-            _Write("DELETE FROM runs WHERE room_id = ? AND run_id NOT IN (SELECT run_id FROM runs"
-                   " WHERE room_id = ? ORDER BY finished_at DESC LIMIT ?)",
-                   (room_id, room_id, RUNS_KEPT)),
-        ])
-
-    async def delete_room(self, room_id: str) -> None:
-        self._last_keyframe.pop(room_id, None)
-        await self._submit([
-            _Write(sql, (room_id,)) for sql in (
-                "DELETE FROM updates WHERE room_id = ?", "DELETE FROM keyframes WHERE room_id = ?",
-                "DELETE FROM runs WHERE room_id = ?", "DELETE FROM rooms WHERE id = ?")
-        ])
-
-    # -- reads -------------------------------------------------------------------------------
-
-    async def get_room(self, room_id: str) -> RoomRecord | None:
-        async with self._conn.execute(
-            "SELECT id, name, language, version, code_length, created_at, updated_at"
-            " FROM rooms WHERE id = ?", (room_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return RoomRecord(*row) if row else None
-
-    async def load_room(self, room_id: str) -> LoadedRoom | None:
-        record = await self.get_room(room_id)
-        if record is None:
-            return None
-        async with self._conn.execute(
-            "SELECT version, text FROM keyframes WHERE room_id = ? ORDER BY version DESC LIMIT 1",
-            (room_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            raise RuntimeError(f"room {room_id} has no keyframe")
-        keyframe_version, keyframe_text = int(row[0]), str(row[1])
-        self._last_keyframe[room_id] = keyframe_version
-        since = min(keyframe_version, record.version - self._history)
-        async with self._conn.execute(
-            "SELECT version, client_id, changes FROM updates WHERE room_id = ? AND version > ?"
-            " ORDER BY version", (room_id, since),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        updates = [StoredUpdate(int(v), str(c), json.loads(ch)) for v, c, ch in rows]
-        return LoadedRoom(record, keyframe_version, keyframe_text, updates)
-
-    async def recent_runs(self, room_id: str, limit: int = RUNS_KEPT) -> list[dict[str, Any]]:
-        async with self._conn.execute(
-            "SELECT result FROM runs WHERE room_id = ? ORDER BY finished_at DESC LIMIT ?",
-            (room_id, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    async def list_rooms(self, limit: int, offset: int) -> tuple[list[RoomRecord], int]:
-        async with self._conn.execute(
-            "SELECT id, name, language, version, code_length, created_at, updated_at FROM rooms"
-            " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?", (limit, offset),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [RoomRecord(*r) for r in rows], await self.count_rooms()
-
-    async def count_rooms(self) -> int:
-        async with self._conn.execute("SELECT COUNT(*) FROM rooms") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-    async def idle_rooms(self, before: str, limit: int = 500) -> list[str]:
-        async with self._conn.execute(
-            "SELECT id FROM rooms WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
-            (before, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [str(r[0]) for r in rows]
+    async def _fetch(self, sql: str, *params: Any) -> Sequence[Sequence[Any]]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:

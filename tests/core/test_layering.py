@@ -14,7 +14,8 @@ from pathlib import Path
 CORE = Path(__file__).resolve().parents[2] / "editor_core"
 
 # No module of editor_core, adapter or not, imports a framework or the server.
-FORBIDDEN = {"starlette", "uvicorn", "aiosqlite", "server", "pydantic", "websockets", "httpx"}
+FORBIDDEN = {"starlette", "uvicorn", "aiosqlite", "asyncpg", "server", "pydantic", "websockets",
+             "httpx"}
 
 # What a pure module may not import: what touches the world outside the values it is given.
 IO_MODULES = {

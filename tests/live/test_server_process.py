@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 from editor_core.close_codes import CloseCode
-from tests.support.live_server import REPO, launch, live_server
+from tests.support.live_server import REPO, free_port, launch, live_server
 
 pytestmark = pytest.mark.live
 
@@ -117,3 +117,19 @@ def test_bad_environment_value_fails_clearly(tmp_path: Path) -> None:
                             env={"PAIRPAD_PORT": "eighty", "PATH": "/usr/bin:/bin"})
     assert result.returncode != 0
     assert "PAIRPAD_PORT" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--db", "postgresql://user:s3cret@127.0.0.1:{port}/db"],
+     "cannot reach PostgreSQL at postgresql://user:***@127.0.0.1:{port}/db: "),
+    (["--db", "x.db", "--redis", "redis://127.0.0.1:6379/0"], "--redis needs a PostgreSQL --db"),
+])
+def test_a_deployment_that_cannot_work_exits_at_once(args: list[str], message: str) -> None:
+    port = str(free_port())
+    result = subprocess.run([sys.executable, "-m", "server", "--port", "0",
+                             *(a.replace("{port}", port) for a in args)],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+    assert result.stderr.startswith(message.replace("{port}", port))
+    assert "s3cret" not in result.stderr

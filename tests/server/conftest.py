@@ -16,10 +16,18 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.config import Settings
 from tests.server.fakes import FakeCompleter, FakeRunner
+from tests.support.postgres import PostgresServer, postgres_server, require_postgres
 
 ADMIN = {"Authorization": "Bearer test-token"}
 
 ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL for the session; `postgres.new_database()` per test."""
+    with postgres_server(require_postgres()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,19 +1,27 @@
-"""The SQLite store alone: group commit, keyframes and pruning, migrations."""
+"""The stores alone, each test on SQLite and on PostgreSQL unless it says otherwise: group
+commit, keyframes and pruning, runs and queries, migrations, fencing of room ownership."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
+import asyncpg
 import pytest
 
-from server.store import MIGRATIONS, RoomRecord, Store, StoredUpdate
+from server.pgstore import PG_MIGRATIONS, PostgresStore
+from server.store import MIGRATIONS, RUNS_KEPT, Fenced, RoomRecord, SqlStore, Store, StoredUpdate
+from tests.support.postgres import PostgresServer
+
+StoreFactory = Callable[..., Awaitable[SqlStore]]
 
 
-def record(room_id: str) -> RoomRecord:
-    return RoomRecord(room_id, "r", "python", 0, 0, "2026-01-01T00:00:00.000Z",
-                      "2026-01-01T00:00:00.000Z")
+def record(room_id: str, updated_at: str = "2026-01-01T00:00:00.000Z") -> RoomRecord:
+    return RoomRecord(room_id, "r", "python", 0, 0, "2026-01-01T00:00:00.000Z", updated_at)
 
 
 def insert_at_end(version: int) -> StoredUpdate:
@@ -21,42 +29,95 @@ def insert_at_end(version: int) -> StoredUpdate:
     return StoredUpdate(version, "c", [version - 1, [0, "x"]] if version > 1 else [[0, "x"]])
 
 
-async def test_writes_queued_together_commit_as_one_transaction(tmp_path: Path) -> None:
-    store = await Store.open(str(tmp_path / "s.db"), keyframe_interval=1000)
-    try:
-        await asyncio.gather(*(store.create_room(record(f"room{i}"), "") for i in range(3)))
-        before = store.commits
-        futures = [store.append(f"room{i}", [insert_at_end(1)], "x", 1, "2026-01-02T00:00:00.000Z")
-                   for i in range(3)]
-        futures += [store.append("room0", [insert_at_end(2)], "xx", 2, "2026-01-03T00:00:00.000Z")]
-        await asyncio.gather(*futures)
-        assert store.commits == before + 1  # group commit: one transaction for all four
-        loaded = await store.load_room("room0")
-        assert loaded is not None
-        assert loaded.record.version == 2
-        assert loaded.record.updated_at == "2026-01-03T00:00:00.000Z"
-        assert [u.version for u in loaded.updates] == [1, 2]
-    finally:
+@pytest.fixture(params=["sqlite", "postgres"])
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path
+                     ) -> AsyncIterator[StoreFactory]:
+    """`await make_store(**options)` → a store on this test's database (a fresh one per test;
+    a second call opens a second store on the same database); all closed at the end."""
+    opener: Callable[..., Awaitable[SqlStore]]
+    if request.param == "sqlite":
+        db, opener = str(tmp_path / "s.db"), Store.open
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        db, opener = server.new_database(), PostgresStore.open
+    opened: list[SqlStore] = []
+
+    async def make(**options: Any) -> SqlStore:
+        store = await opener(db, **options)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
         await store.close()
 
 
-async def test_keyframes_bound_the_replay_and_prune_old_updates(tmp_path: Path) -> None:
-    store = await Store.open(str(tmp_path / "k.db"), keyframe_interval=4, history=3)
-    try:
-        await store.create_room(record("r"), "")
-        for version in range(1, 11):
-            await store.append("r", [insert_at_end(version)], "x" * version, version,
-                               "2026-01-02T00:00:00.000Z")
-        loaded = await store.load_room("r")
-        assert loaded is not None
-        assert (loaded.keyframe_version, loaded.keyframe_text) == (8, "x" * 8)
-        # replay after the keyframe (9, 10); the last `history` updates for rebasing (8..10)
-        assert [u.version for u in loaded.updates] == [8, 9, 10]
-    finally:
-        await store.close()
+async def test_writes_queued_together_commit_as_one_transaction(make_store: StoreFactory
+                                                                ) -> None:
+    store = await make_store(keyframe_interval=1000)
+    await asyncio.gather(*(store.create_room(record(f"room{i}"), "") for i in range(3)))
+    before = store.commits
+    futures = [store.append(f"room{i}", [insert_at_end(1)], "x", 1, "2026-01-02T00:00:00.000Z")
+               for i in range(3)]
+    futures += [store.append("room0", [insert_at_end(2)], "xx", 2, "2026-01-03T00:00:00.000Z")]
+    await asyncio.gather(*futures)
+    assert store.commits == before + 1  # group commit: one transaction for all four
+    loaded = await store.load_room("room0")
+    assert loaded is not None
+    assert loaded.record.version == 2
+    assert loaded.record.updated_at == "2026-01-03T00:00:00.000Z"
+    assert [u.version for u in loaded.updates] == [1, 2]
+    assert loaded.updates[1].changes == [1, [0, "x"]]
 
 
-async def test_schema_is_versioned_and_newer_schemas_are_refused(tmp_path: Path) -> None:
+async def test_keyframes_bound_the_replay_and_prune_old_updates(make_store: StoreFactory
+                                                                ) -> None:
+    store = await make_store(keyframe_interval=4, history=3)
+    await store.create_room(record("r"), "")
+    for version in range(1, 11):
+        await store.append("r", [insert_at_end(version)], "x" * version, version,
+                           "2026-01-02T00:00:00.000Z")
+    loaded = await store.load_room("r")
+    assert loaded is not None
+    assert (loaded.keyframe_version, loaded.keyframe_text) == (8, "x" * 8)
+    # replay after the keyframe (9, 10); the last `history` updates for rebasing (8..10)
+    assert [u.version for u in loaded.updates] == [8, 9, 10]
+
+
+async def test_a_version_stored_twice_fails_the_commit_loudly(make_store: StoreFactory) -> None:
+    store = await make_store()
+    await store.create_room(record("r"), "")
+    await store.append("r", [insert_at_end(1)], "x", 1, "2026-01-02T00:00:00.000Z")
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
+        await store.append("r", [StoredUpdate(1, "other", [[0, "y"]])], "y", 1,
+                           "2026-01-02T00:00:00.000Z")
+    loaded = await store.load_room("r")
+    assert loaded is not None
+    assert [(u.version, u.client_id) for u in loaded.updates] == [(1, "c")]
+
+
+async def test_runs_keep_the_newest_and_queries_order_by_activity(make_store: StoreFactory
+                                                                   ) -> None:
+    store = await make_store()
+    await store.create_room(record("old", "2026-01-01T00:00:00.000Z"), "")
+    await store.create_room(record("new", "2026-03-01T00:00:00.000Z"), "")
+    for i in range(RUNS_KEPT + 3):
+        await store.save_run("new", f"run{i:02}", f"2026-03-01T00:00:{i:02}.000Z", {"n": i})
+    await store.save_run("new", "run00", "2026-03-02T00:00:00.000Z", {"n": 0})  # replaced
+    runs = await store.recent_runs("new")
+    assert len(runs) == RUNS_KEPT
+    assert [r["n"] for r in runs[:2]] == [0, RUNS_KEPT + 2]
+    records, total = await store.list_rooms(limit=1, offset=0)
+    assert ([r.room_id for r in records], total) == (["new"], 2)
+    assert await store.idle_rooms("2026-02-01T00:00:00.000Z") == ["old"]
+    await store.delete_room("new")
+    assert await store.get_room("new") is None
+    assert await store.recent_runs("new") == []
+    assert await store.count_rooms() == 1
+    assert await store.claim("old") in {0, 1}  # SQLite: one process, nothing to fence
+
+
+async def test_sqlite_schema_is_versioned_and_newer_schemas_are_refused(tmp_path: Path) -> None:
     path = str(tmp_path / "m.db")
     store = await Store.open(path)
     await store.close()
@@ -69,3 +130,52 @@ async def test_schema_is_versioned_and_newer_schemas_are_refused(tmp_path: Path)
         await conn.commit()
     with pytest.raises(RuntimeError, match="newer"):
         await Store.open(path)
+
+
+async def test_processes_starting_at_once_migrate_once(postgres: PostgresServer) -> None:
+    url = postgres.new_database()
+    stores = await asyncio.gather(*(PostgresStore.open(url) for _ in range(3)))
+    for store in stores:
+        await store.close()
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetch("SELECT version FROM schema_version") == [(len(PG_MIGRATIONS),)]
+        await conn.execute("UPDATE schema_version SET version = $1", len(PG_MIGRATIONS) + 1)
+    finally:
+        await conn.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        await PostgresStore.open(url)
+
+
+async def test_a_store_that_lost_its_claim_writes_nothing(postgres: PostgresServer) -> None:
+    url = postgres.new_database()
+    first, second = await PostgresStore.open(url), await PostgresStore.open(url)
+    try:
+        await first.create_room(record("r"), "")
+        await first.create_room(record("other"), "")
+        assert await first.claim("r") == 1
+        assert await first.claim("other") == 1
+        await first.append("r", [insert_at_end(1)], "x", 1, "2026-01-02T00:00:00.000Z")
+        assert await second.claim("r") == 2  # the new owner; `first` is paused, say
+        # One group commit: the fenced room fails alone, the other room's write commits.
+        before = first.commits
+        fenced = first.append("r", [insert_at_end(2)], "xx", 2, "2026-01-03T00:00:00.000Z")
+        kept = first.append("other", [insert_at_end(1)], "x", 1, "2026-01-03T00:00:00.000Z")
+        results = await asyncio.gather(fenced, kept, return_exceptions=True)
+        assert isinstance(results[0], Fenced)
+        assert results[1] is None
+        assert first.commits == before + 1
+        await second.append("r", [StoredUpdate(2, "b", [1, [0, "y"]])], "xy", 2,
+                            "2026-01-04T00:00:00.000Z")
+        loaded = await second.load_room("r")
+        assert loaded is not None
+        assert (loaded.record.version, loaded.record.updated_at) == (2, "2026-01-04T00:00:00.000Z")
+        assert [(u.version, u.client_id) for u in loaded.updates] == [(1, "c"), (2, "b")]
+        other = await second.load_room("other")
+        assert other is not None
+        assert other.record.version == 1
+        with pytest.raises(LookupError):
+            await second.claim("missing")
+    finally:
+        await first.close()
+        await second.close()
