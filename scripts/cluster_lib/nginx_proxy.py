@@ -130,6 +130,7 @@ class NginxProxy:
                 [self.binary, "-c", str(self.conf), "-p", str(self.dir),
                  "-e", str(self.log)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         try:
             wait_until(lambda: accepts_connections(self.port), self.proc,

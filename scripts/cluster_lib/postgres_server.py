@@ -133,7 +133,7 @@ class PostgresServer:
                  "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
                  "-c", "fsync=off", "-c", "max_connections=200"],
                 cwd=self.dir, user=self.user, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT,
+                stderr=subprocess.STDOUT, start_new_session=True,
             )
         try:
             wait_until(self._ready, self.proc, f"postgres on port {self.port}",

@@ -11,12 +11,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 POLL_S = 0.05  # polling interval of a deadline wait, not a synchronization sleep
 
 
 class StartError(RuntimeError):
     """A component did not come up (exited early, or not ready before its deadline)."""
+
+
+# Children run in their own sessions (Popen start_new_session=True): a terminal's Ctrl-C
+# reaches only the supervisor, which stops them in order (nginx, Pairpad, Redis, PostgreSQL)
+# so that the Pairpad processes can still flush to PostgreSQL while they stop.
 
 
 def free_port() -> int:
@@ -35,7 +41,7 @@ def accepts_connections(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes] | None, what: str,
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[Any] | None, what: str,
                deadline_s: float, log: Path | None = None) -> None:
     """Poll `ready` until it holds; fail early when `proc` exits and late at the deadline,
     quoting the end of `log` so the reason is in the error."""
@@ -57,7 +63,7 @@ def tail(log: Path | None, lines: int = 20) -> str:
     return f"; last lines of {log}:\n" + "\n".join(text)
 
 
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM,
+def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM,
          timeout: float = 20.0) -> int:
     """Send `sig`, wait up to `timeout`, then SIGKILL; always reaps the process."""
     if proc.poll() is None:
@@ -69,7 +75,7 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM,
     return proc.wait()
 
 
-def kill(proc: subprocess.Popen[bytes]) -> int:
+def kill(proc: subprocess.Popen[Any]) -> int:
     """SIGKILL, as a crash would, and reap."""
     if proc.poll() is None:
         proc.kill()

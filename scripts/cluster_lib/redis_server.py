@@ -85,6 +85,7 @@ class RedisServer:
                  "--save", "", "--appendonly", "no", "--dir", str(data),
                  "--daemonize", "no", "--protected-mode", "yes", "--logfile", ""],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         try:
             wait_until(lambda: ping(self.port), self.proc, f"redis-server on port {self.port}",
