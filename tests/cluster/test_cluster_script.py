@@ -113,7 +113,9 @@ def test_cluster_serves_round_robin_and_sigint_stops_everything(temp_root: Path)
     try:
         pg_port = port_of(run.wait_for(r"postgres +(\S+)").group(1))
         redis_port = port_of(run.wait_for(r"redis +(\S+)").group(1))
-        backends = {port_of(run.wait_for(rf"pairpad-{i} +(\S+)").group(1)) for i in (1, 2)}
+        first = run.wait_for(r"pairpad-1 +(\S+)  \(pid (\d+)\)")
+        second = run.wait_for(r"pairpad-2 +(\S+)  \(pid (\d+)\)")
+        backends = {port_of(first.group(1)), port_of(second.group(1))}
         nginx_url = run.wait_for(r"ready: open (\S+)").group(1)
 
         answers = [int(get(nginx_url + "/whoami")) for _ in range(4)]
@@ -122,6 +124,12 @@ def test_cluster_serves_round_robin_and_sigint_stops_everything(temp_root: Path)
         assert ping(redis_port)
         assert accepts_connections(pg_port)
         assert list(temp_root.iterdir())  # PostgreSQL's, Redis's and nginx's dirs
+
+        # Once up, a process that dies is reported and the cluster goes on (a fail-over
+        # experiment); nginx sends the next requests to the survivor.
+        os.kill(int(second.group(2)), signal.SIGKILL)
+        run.wait_for(r"pairpad-2 exited with -9; the rest keeps running")
+        assert {int(get(nginx_url + "/whoami")) for _ in range(3)} == {port_of(first.group(1))}
 
         run.proc.send_signal(signal.SIGINT)
         assert run.finish() == 0, run.output()
