@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
+from tests.support.cluster_process import launch_member
+from tests.support.live_server import LiveServer
 from tests.support.nginx import NginxProxy, nginx
 from tests.support.postgres_server import PostgresServer, postgres_server
 from tests.support.redis_server import RedisServer, redis_server
@@ -54,3 +57,29 @@ def nginx_factory() -> Iterator[NginxFactory]:
     every one started is stopped when the test ends."""
     with ExitStack() as stack:
         yield lambda ports: stack.enter_context(nginx(ports))
+
+
+MemberFactory = Callable[..., LiveServer]
+
+
+@pytest.fixture
+def member_factory(tmp_path: Path, postgres: PostgresServer,
+                   redis: RedisServer) -> Iterator[MemberFactory]:
+    """`member_factory(port=, env=, args=, module=)` starts one more Pairpad process on the
+    session's PostgreSQL and this test's Redis (log `member-<n>.log` in tmp_path); every one
+    still running is stopped with SIGTERM when the test ends."""
+    members: list[LiveServer] = []
+
+    def start(*, port: int | None = None, env: dict[str, str] | None = None,
+              args: tuple[str, ...] = (), module: str = "server") -> LiveServer:
+        log = tmp_path / f"member-{len(members) + 1}.log"
+        member = launch_member(postgres.url, redis.url, log, port=port, env=env, args=args,
+                               module=module)
+        members.append(member)
+        return member
+
+    try:
+        yield start
+    finally:
+        for member in members:
+            member.stop()

@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from scripts.cluster_lib.nginx_proxy import render_conf
 from scripts.cluster_lib.process import accepts_connections, free_port, stop, wait_until
-from tests.cluster.conftest import NginxFactory
+from tests.cluster.conftest import MemberFactory, NginxFactory
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer, ping
 
@@ -130,3 +130,15 @@ def test_nginx_conf_keeps_idle_websockets_and_stays_in_its_prefix(tmp_path: Path
              or "_temp_path " in line]
     assert len(paths) == 8
     assert all(path.startswith(str(tmp_path)) for path in paths), paths
+
+
+def test_member_factory_starts_members_on_the_shared_urls(
+        member_factory: MemberFactory, postgres: PostgresServer, redis: RedisServer) -> None:
+    # The stand-in takes the same arguments as the real server; the real one joins these
+    # tests when it has --redis.
+    a = member_factory(module="tests.cluster.stand_in_server")
+    b = member_factory(module="tests.cluster.stand_in_server")
+    assert get(a.url + "/whoami") == str(a.port)
+    assert get(b.url + "/whoami") == str(b.port)
+    assert f"db={postgres.url} redis={redis.url}" in a.log_text()
+    assert b.stop() == 0
