@@ -7,12 +7,16 @@ user and every PostgreSQL program runs as that user (Popen's `user=`, which is w
 `runuser -u postgres --` does, without a wrapper process between us and the postmaster);
 otherwise it runs as whoever we are. Over TCP the role logs in with its password
 (scram-sha-256); only the Unix socket inside the temp dir trusts the local superuser, which
-is how the role and database are created.
+is how the role and databases are created.
+
+`new_database()` adds another empty database owned by the role and returns its URL, so that
+tests can share one server (one per session) and still start each from nothing.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import pwd
 import secrets
@@ -70,10 +74,16 @@ class PostgresServer:
     password: str
     user: str | None  # OS user that runs the PostgreSQL programs (None: ourselves)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     @property
     def url(self) -> str:
-        return f"postgresql://{ROLE}:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
+        """The URL of the `pairpad` database (the one `scripts/cluster` uses)."""
+        return self.database_url(DATABASE)
+
+    def database_url(self, database: str) -> str:
+        """The role's URL (with its password, over TCP) for `database` on this server."""
+        return f"postgresql://{ROLE}:{self.password}@127.0.0.1:{self.port}/{database}"
 
     @property
     def data(self) -> Path:
@@ -107,11 +117,21 @@ class PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
                   "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync")
         self.start()
-        # Two -c: each runs in its own transaction (CREATE DATABASE cannot run inside one).
+        self._superuser_sql(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{self.password}'",
+                            f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+
+    def new_database(self) -> str:
+        """A fresh, empty database owned by the role (`pairpad_<n>`); its URL."""
+        name = f"{DATABASE}_{next(self._numbers)}"
+        self._superuser_sql(f"CREATE DATABASE {name} OWNER {ROLE}")
+        return self.database_url(name)
+
+    def _superuser_sql(self, *statements: str) -> None:
+        """Run `statements` as the superuser over the trusted Unix socket; one -c each, so
+        each runs in its own transaction (CREATE DATABASE cannot run inside one)."""
+        commands = [arg for statement in statements for arg in ("-c", statement)]
         self._run("psql", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
-                  "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q",
-                  "-c", f"CREATE ROLE {ROLE} LOGIN PASSWORD '{self.password}'",
-                  "-c", f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+                  "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", *commands)
 
     def _ready(self) -> bool:
         result = subprocess.run(
