@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.config import Settings
 from tests.server.fakes import FakeCompleter, FakeRunner
-from tests.support.postgres import PostgresServer, postgres_server, require_postgres
+from tests.support.postgres_server import PostgresServer, postgres_server
 
 ADMIN = {"Authorization": "Bearer test-token"}
 
@@ -25,8 +25,9 @@ ClientFactory = Callable[..., TestClient]
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """One throwaway PostgreSQL for the session; `postgres.new_database()` per test."""
-    with postgres_server(require_postgres()) as server:
+    """One throwaway PostgreSQL for the session; `postgres.new_database()` per test. Skips
+    (fails under CI=true) when PostgreSQL is not installed."""
+    with postgres_server() as server:
         yield server
 
 

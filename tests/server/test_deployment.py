@@ -11,7 +11,7 @@ from server.cli import check_database
 from server.config import Settings, mask_url, validate
 from tests.server.conftest import ClientFactory, new_room
 from tests.support.live_server import free_port
-from tests.support.postgres import PostgresServer
+from tests.support.postgres_server import PostgresServer
 
 
 @pytest.mark.parametrize(("url", "masked"), [

@@ -15,7 +15,7 @@ import pytest
 
 from server.pgstore import PG_MIGRATIONS, PostgresStore
 from server.store import MIGRATIONS, RUNS_KEPT, Fenced, RoomRecord, SqlStore, Store, StoredUpdate
-from tests.support.postgres import PostgresServer
+from tests.support.postgres_server import PostgresServer
 
 StoreFactory = Callable[..., Awaitable[SqlStore]]
 

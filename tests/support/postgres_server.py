@@ -1,11 +1,13 @@
-"""A throwaway PostgreSQL for the cluster tests: its own temp dir, 127.0.0.1, a free port,
-database and login role `pairpad` with a random password (all in `url`).
+"""A throwaway PostgreSQL for the store and cluster tests: its own temp dir, 127.0.0.1, a
+free port, database and login role `pairpad` with a random password (all in `url`).
 
     with postgres_server() as pg:
-        pg.url     # postgresql://pairpad:<password>@127.0.0.1:<port>/pairpad
-        pg.kill()  # SIGKILL the postmaster; pg.start() recovers the same data
+        pg.url             # postgresql://pairpad:<password>@127.0.0.1:<port>/pairpad
+        pg.new_database()  # another, empty database of the role: postgresql://…/pairpad_<n>
+        pg.kill()          # SIGKILL the postmaster; pg.start() recovers the same data
 
-The start/stop code is `scripts.cluster_lib.postgres_server`, shared with `scripts/cluster`.
+The start/stop code is `scripts.cluster_lib.postgres_server`, shared with `scripts/cluster`;
+it is the only PostgreSQL launcher.
 """
 
 from __future__ import annotations

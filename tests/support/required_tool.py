@@ -13,5 +13,5 @@ import pytest
 def missing(what: str, package: str) -> NoReturn:
     reason = f"{what} is missing (Debian: apt-get install {package}; scripts/test installs it)"
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}, and CI must not skip the cluster tests")
+        pytest.fail(f"{reason}, and CI must not skip the tests that need it")
     pytest.skip(reason)
