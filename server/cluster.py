@@ -25,6 +25,7 @@ from server.bus import LEASE_MS, Bus, Message
 from server.dispatch import dispatch, reply_error
 from server.errors import RoomMoved
 from server.relay import Link, RelayRoom, RemotePeer
+from server.room import Room
 
 if TYPE_CHECKING:
     from server.hub import Hub
@@ -43,6 +44,7 @@ class Cluster:
         self._links: dict[tuple[str, str], Link] = {}
         self._remote: dict[tuple[str, str], dict[str, RemotePeer]] = {}  # (room, process)
         self._requests: dict[str, asyncio.Future[Any]] = {}
+        self._waiting: dict[str, list[tuple[str, Message]]] = {}  # rooms being loaded
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -130,7 +132,17 @@ class Cluster:
         return link
 
     def _owner_event(self, sender: str, room_id: str, message: Message) -> None:
+        waiting = self._waiting.get(room_id)
+        if waiting is not None:  # keep the order of what arrives while the room loads
+            waiting.append((sender, message))
+            return
         room = self.hub.rooms.get(room_id)
+        loading = self.hub.loading(room_id)
+        if room is None and loading is not None:
+            # We hold the lease and are loading the room: answer once it is loaded.
+            self._waiting[room_id] = [(sender, message)]
+            self.hub.spawn(self._after_load(room_id, loading))
+            return
         conn_id = message["conn"]
         link = self._link(room_id, sender)
         if room is None or room.failed:
@@ -162,6 +174,12 @@ class Cluster:
                 dispatch(room, peer, parsed)
             except PairpadError as exc:
                 reply_error(room.services.metrics, room_id, peer, exc, parsed)
+
+    async def _after_load(self, room_id: str, loading: asyncio.Future[Room | None]) -> None:
+        with contextlib.suppress(Exception):  # a failed load answers "moved" below
+            await asyncio.shield(loading)
+        for sender, message in self._waiting.pop(room_id, []):
+            self._owner_event(sender, room_id, message)
 
     def _answer_state(self, sender: str, room_id: str, message: Message) -> None:
         room = self.hub.rooms.get(room_id)

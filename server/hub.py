@@ -113,6 +113,9 @@ class Hub:
             owner = await cluster.owner_of(room_id)
             if owner != cluster.id:
                 return cluster.relay(room_id, owner)
+            room = self.rooms.get(room_id)  # loaded by another request while we awaited
+            if room is not None:
+                return room
         task = self._loading.get(room_id)
         if task is None:
             task = asyncio.create_task(self._load(room_id))
@@ -145,6 +148,10 @@ class Hub:
         log.info("event=room.loaded room=%s version=%d replayed=%d", room_id, record.version,
                  record.version - loaded.keyframe_version)
         return self._make_room(record, authority, runs[0] if runs else None)
+
+    def loading(self, room_id: str) -> asyncio.Task[Room | None] | None:
+        """The load of `room_id` in progress here, if any."""
+        return self._loading.get(room_id)
 
     def connection_count(self) -> int:
         """WebSockets open on this process (a relayed room's included)."""
