@@ -22,7 +22,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from server.config import mask_url
 
@@ -86,8 +90,11 @@ class Bus:
 
     @classmethod
     async def open(cls, url: str) -> Bus:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10,
-                                         health_check_interval=10)
+        # A pooled connection that died with a restarted Redis is retried on a fresh one.
+        client = aioredis.Redis.from_url(
+            url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError])
         try:
             await client.ping()
         except (RedisError, OSError) as exc:

@@ -34,6 +34,8 @@ PROGRAM = "print('started', flush=True)\nwhile True:\n    pass\n"
 def members(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer,
             redis_session: RedisServer) -> Iterator[list[LiveServer]]:
     """Three processes of one deployment, for the tests that kill nothing."""
+    if not redis_session.running:  # an earlier test killed it
+        redis_session.restart()
     folder = tmp_path_factory.mktemp("cluster")
     started = [launch_member(postgres.url, redis_session.url, folder / f"m{i}.log",
                              env={"PAIRPAD_RUN_TIMEOUT_SECONDS": "30"}) for i in range(3)]
@@ -160,6 +162,7 @@ async def test_admin_through_any_process_and_delete_closes_everywhere(
         with pytest.raises(urllib.error.HTTPError) as missing:
             await get_room(member.url, room_id)
         assert missing.value.code == 404
+        missing.value.close()
 
 
 def test_a_full_room_counts_every_process(tmp_path: Path, postgres: PostgresServer,
