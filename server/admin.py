@@ -57,6 +57,10 @@ async def list_rooms(request: Request) -> Response:
     offset = _int_param(request, "offset", 0, None)
     records, total = await hub.services.store.list_rooms(limit, offset)
     rooms = [admin_room(hub.rooms.get(r.room_id) or r) for r in records]
+    if hub.cluster is not None:  # rooms owned by other processes: what their owners publish
+        published = await hub.cluster.summaries(
+            [r.room_id for r in records if r.room_id not in hub.rooms])
+        rooms = [published.get(room["roomId"], room) for room in rooms]
     return JSONResponse({"rooms": rooms, "total": total})
 
 

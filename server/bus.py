@@ -232,6 +232,22 @@ class Bus:
         kept = await self._renew(keys=[f"pp:owner:{r}" for r in ids], args=[self.id, LEASE_MS])
         return {r for r, ok in zip(ids, kept, strict=True) if not ok}
 
+    async def publish_summaries(self, summaries: dict[str, str]) -> None:
+        """Each owned room's admin summary (JSON), readable by every process for a lease."""
+        if summaries:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for room_id, summary in summaries.items():
+                    pipe.set(f"pp:summary:{room_id}", summary, px=LEASE_MS)
+                await pipe.execute()
+
+    async def summaries(self, room_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(room_ids)
+        if not ids:
+            return {}
+        values = await self._redis.mget([f"pp:summary:{r}" for r in ids])
+        return {r: (v.decode() if isinstance(v, bytes) else v)
+                for r, v in zip(ids, values, strict=True) if v is not None}
+
     async def release(self, room_id: str) -> None:
         with contextlib.suppress(RedisError, OSError):
             await self._release(keys=[f"pp:owner:{room_id}"], args=[self.id])

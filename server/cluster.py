@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import time
@@ -243,8 +244,20 @@ class Cluster:
                         room.fail(CloseCode.SERVICE_RESTART, "lost the room bus")
                     self._reset_process(None, "lost the room bus")
 
+    async def summaries(self, room_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The admin summaries the owners of these rooms published (rooms nobody serves are
+        missing: the store's record describes them)."""
+        try:
+            found = await self.bus.summaries(room_ids)
+        except (RedisError, OSError):
+            return {}
+        return {room_id: json.loads(text) for room_id, text in found.items()}
+
     async def _check(self) -> None:
         lost = await self.bus.renew(list(self.hub.rooms))
+        await self.bus.publish_summaries({
+            room_id: json.dumps(room.summary()) for room_id, room in self.hub.rooms.items()
+            if room_id not in lost})
         for room_id in lost:
             room = self.hub.rooms.get(room_id)
             if room is not None:

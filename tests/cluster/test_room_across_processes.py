@@ -149,8 +149,13 @@ async def test_admin_through_any_process_and_delete_closes_everywhere(
         assert status == 200
         assert sorted(conn["clientId"] for conn in detail["connections"]) == ["ann", "bob"]
         assert detail["participantCount"] == 2
-        status, listing = await asyncio.to_thread(admin, "GET", f"{b.url}/admin/rooms")
-        assert room_id in {room["roomId"] for room in listing["rooms"]}
+        async with asyncio.timeout(10):  # owners publish their rooms' summaries every second
+            while True:
+                status, listing = await asyncio.to_thread(admin, "GET", f"{b.url}/admin/rooms")
+                [listed] = [r for r in listing["rooms"] if r["roomId"] == room_id]
+                if listed["participantCount"] == 2:
+                    break
+                await asyncio.sleep(0.2)  # polling interval of a deadline wait
         status, _ = await asyncio.to_thread(admin, "DELETE", f"{c.url}/admin/rooms/{room_id}")
         assert status == 204
         for ws in (ann, bob):
