@@ -353,7 +353,8 @@ def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors:
 
 
 def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, authors: int,
-                  observers: int, duration: float, warmup: float) -> Result:
+                  observers: int, duration: float, warmup: float,
+                  profile: Path | None = None) -> Result:
     """The fan-out issue's workload on `protocol` ("pairpad" or "hocuspocus"): `authors` each
     type a 13-character token a second at a random place; `observers` type nothing and time
     each token from its push to its arrival. CPU per delivered edit = server CPU over the
@@ -385,6 +386,8 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
         for index, worker in enumerate(workers):
             worker.ask({"cmd": "run", "t0": t0, "duration": duration, "rate": 1.0,
                         "lo": lo, "hi": hi, "seed": index})
+        spy = (start_profile(server, profile, lo, hi - lo)
+               if profile and isinstance(server, Server) else None)
         wait_until(lo)
         cpu0 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
                 proc_run_wait_seconds(server.proc.pid))
@@ -395,6 +398,8 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
         made = sum(w.answer()["made"] for w in workers)
         drained = ask_all(workers, [{"cmd": "drain", "final": {room: made}, "timeout": 30.0}
                                     for _ in workers])
+        if spy is not None:
+            spy.wait(timeout=60)
         histogram = merge(drained, "delivery")
         result.latency_ms = {f"p{q}": percentile_ms(histogram, q / 100) for q in (50, 95, 99)}
         result.latency_ms["max"] = percentile_ms(histogram, 1.0)
@@ -681,12 +686,16 @@ def peer_main(args: argparse.Namespace) -> int:
             for round_ in range(args.rounds):
                 for authors in (int(s) for s in args.steps.split(",") if s):
                     order = ["pairpad", args.peer][:: 1 if round_ % 2 == 0 else -1]
+                    profile = (args.profile_dir / f"profile-peer-{authors}-{round_}.txt"
+                               if str(authors) in args.profile.split(",") else None)
                     for protocol in order:
                         results.append(peer_scenario(
                             workers, Path(tmp), protocol=protocol, authors=authors,
                             observers=args.observers, duration=args.seconds,
-                            warmup=args.warmup))
+                            warmup=args.warmup, profile=profile))
                         print(peer_table(results[-1:]).splitlines()[-1], flush=True)
+                    if profile is not None and profile.exists():
+                        print(summarize_profile(profile), flush=True)
     finally:
         for worker in workers:
             worker.ask({"cmd": "exit"})
