@@ -400,6 +400,13 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
                                     for _ in workers])
         if spy is not None:
             spy.wait(timeout=60)
+        if isinstance(server, Server):
+            # Frames queued to peers (before a lagging peer's code_updates are merged) over
+            # frames the clients received: how much merging saved.
+            result.extra["frames_queued"] = frames_queued(server)
+            result.extra["frames_in"] = sum(r["frames_in"] for r in drained)
+            result.notes.append(f"frames queued {result.extra['frames_queued']}, received "
+                                f"{result.extra['frames_in']}")
         histogram = merge(drained, "delivery")
         result.latency_ms = {f"p{q}": percentile_ms(histogram, q / 100) for q in (50, 95, 99)}
         result.latency_ms["max"] = percentile_ms(histogram, 1.0)
@@ -414,6 +421,9 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
         if result.updates:
             result.extra["cpu_us_per_delivered"] = round(
                 1e6 * (cpu1[0] - cpu0[0]) / (result.updates * (clients_n - 1)), 2)
+        # Frames each client received per edit made (the whole run, joins included).
+        result.extra["frames_per_edit"] = round(
+            sum(r["frames_in"] for r in drained) / max(1, made) / clients_n, 2)
         behind = sum(r["behind"] for r in drained)
         errors = sum((Counter(r["errors"]) for r in drained), Counter())
         closed = sum((Counter(r["closed"]) for r in drained), Counter())
@@ -427,16 +437,31 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
     return result
 
 
+def frames_queued(server: Server) -> int:
+    conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    for line in text.splitlines():
+        if line.startswith("pairpad_ws_frames_sent_total"):
+            return int(float(line.split()[-1]))
+    return -1
+
+
 def peer_table(results: list[Result]) -> str:
     rows = ["| authors | server | p50 ms | p95 ms | p99 ms | samples/expected | server CPU | "
-            "run-queue wait | CPU µs per delivered edit | load CPU | loadavg | RSS MiB | notes |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+            "run-queue wait | CPU µs per delivered edit | frames/edit/client | load CPU | "
+            "loadavg | RSS MiB | notes |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         lat = r.latency_ms
         rows.append(
             f"| {r.authors} | {r.name} | {fmt(lat.get('p50'))} | {fmt(lat.get('p95'))} | "
             f"{fmt(lat.get('p99'))} | {r.samples}/{r.expected} | {100 * r.server_cpu:.0f}% | "
             f"{100 * r.server_wait:.0f}% | {r.extra.get('cpu_us_per_delivered', '—')} | "
+            f"{r.extra.get('frames_per_edit', '—')} | "
             f"{100 * r.load_cpu:.0f}% | "
             f"{r.machine_load:.1f} | {r.rss_mib:.0f} | {'; '.join(r.notes)} |")
     return "\n".join(rows)
