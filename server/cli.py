@@ -7,7 +7,7 @@ WebSockets with 1001, flush the store, exit 0."""
 from __future__ import annotations
 
 import argparse
-import asyncio
+import importlib.util
 import os
 import socket
 from collections.abc import Sequence
@@ -101,9 +101,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     app = create_app(settings)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, ws="websockets-sansio",
+        # uvicorn's "standard" extras when installed: libuv's loop and transports make every
+        # frame written to every peer cheaper (docs/performance-collab.md, "Fan-out levers").
+        loop="uvloop" if _installed("uvloop") else "asyncio",
+        http="httptools" if _installed("httptools") else "h11",
         ws_max_size=settings.max_message_bytes,
         ws_per_message_deflate=settings.per_message_deflate, log_config=None,
         access_log=False, lifespan="on", timeout_graceful_shutdown=10,
         log_level=settings.log_level,
     )
-    asyncio.run(Server(config, app).serve())
+    Server(config, app).run()  # runs serve() on the loop chosen above
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None

@@ -90,12 +90,15 @@ class Connection:
             self._wakeup.set()
 
     async def _sender(self) -> None:
+        # Straight to the server's ASGI send: the socket is accepted, and Starlette's
+        # WebSocket.send re-checks that state on every frame (docs/performance-collab.md).
+        send = self.websocket._send
         try:
             while True:
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 while self._frames:
-                    await self.websocket.send_text(self._frames.popleft())
+                    await send({"type": "websocket.send", "text": self._frames.popleft()})
                 if self._close is not None:
                     await self.websocket.close(*self._close)
                     return

@@ -131,6 +131,59 @@ class Server:
                 self.proc.wait()
 
 
+class HocuspocusServer:
+    """`@hocuspocus/server` 4.7.0 (scripts/collab_bench/hocuspocus/server.mjs) in its own Node
+    process, installed on first use with `npm install --no-save` into that folder."""
+
+    FOLDER = Path(__file__).resolve().parent / "hocuspocus"
+    PACKAGE = "@hocuspocus/server@4.7.0"
+
+    def __init__(self, workdir: Path) -> None:
+        self.install()
+        self.port = free_port()
+        self.log_path = workdir / f"hocuspocus-{self.port}.log"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(["node", "server.mjs", str(self.port)], cwd=self.FOLDER,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hocuspocus exited with {self.proc.returncode}; see "
+                                   f"{self.log_path}")
+            try:
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
+                conn.request("GET", "/")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)  # polling interval of a start-up deadline
+        self.stop()
+        raise TimeoutError("hocuspocus did not answer within 60 s")
+
+    @classmethod
+    def install(cls) -> None:
+        if (cls.FOLDER / "node_modules" / "@hocuspocus" / "server").exists():
+            return
+        subprocess.run(["npm", "install", "--no-save", "--no-package-lock", "--no-audit",
+                        "--no-fund", cls.PACKAGE], cwd=cls.FOLDER, check=True)
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.proc.pid)
+
+    def memory_kib(self) -> dict[str, int]:
+        return proc_memory_kib(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 # -- the load processes --------------------------------------------------------------------------
 
 
@@ -297,6 +350,121 @@ def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors:
     finally:
         server.stop()
     return result
+
+
+def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, authors: int,
+                  observers: int, duration: float, warmup: float,
+                  profile: Path | None = None) -> Result:
+    """The fan-out issue's workload on `protocol` ("pairpad" or "hocuspocus"): `authors` each
+    type a 13-character token a second at a random place; `observers` type nothing and time
+    each token from its push to its arrival. CPU per delivered edit = server CPU over the
+    window / (updates in the window x receivers), receivers = every other client."""
+    clients_n = authors + observers
+    server: Server | HocuspocusServer
+    if protocol == "pairpad":
+        server = Server({"PAIRPAD_MAX_PARTICIPANTS": str(max(100, clients_n + 10)),
+                         "PAIRPAD_MESSAGES_PER_SECOND": "100",
+                         "PAIRPAD_PER_MESSAGE_DEFLATE": "false"}, workdir)
+    else:
+        server = HocuspocusServer(workdir)
+    result = Result(protocol, authors, clients_n, 1.0, False, duration - warmup)
+    try:
+        room = server.create_room() if isinstance(server, Server) else "bench"
+        clients = [(i, room, f"a{i}", i < authors) for i in range(clients_n)]
+        parts = split(clients, len(workers))
+        # Observers go to the first worker: their timing is never delayed by a busier one.
+        replies = ask_all(workers, [
+            {"cmd": "connect", "host": HOST, "port": server.port, "deflate": False,
+             "base_length": 0, "clients": part, "participants": {room: clients_n},
+             "timeout": 120.0, "protocol": protocol, "workload": "token", "seed": index}
+            for index, part in enumerate(parts)])
+        result.extra["connect_s"] = round(max(r["seconds"] for r in replies), 1)
+        if any(r["failed"] or r["incomplete"] for r in replies):
+            result.notes.append(f"connect: {replies}")
+        t0 = time.monotonic() + 0.5
+        lo, hi = t0 + warmup, t0 + duration
+        for index, worker in enumerate(workers):
+            worker.ask({"cmd": "run", "t0": t0, "duration": duration, "rate": 1.0,
+                        "lo": lo, "hi": hi, "seed": index})
+        spy = (start_profile(server, profile, lo, hi - lo)
+               if profile and isinstance(server, Server) else None)
+        wait_until(lo)
+        cpu0 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
+                proc_run_wait_seconds(server.proc.pid))
+        wait_until(hi)
+        cpu1 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
+                proc_run_wait_seconds(server.proc.pid))
+        memory = server.memory_kib()
+        made = sum(w.answer()["made"] for w in workers)
+        drained = ask_all(workers, [{"cmd": "drain", "final": {room: made}, "timeout": 30.0}
+                                    for _ in workers])
+        if spy is not None:
+            spy.wait(timeout=60)
+        if isinstance(server, Server):
+            # Frames queued to peers (before a lagging peer's code_updates are merged) over
+            # frames the clients received: how much merging saved.
+            result.extra["frames_queued"] = frames_queued(server)
+            result.extra["frames_in"] = sum(r["frames_in"] for r in drained)
+            result.notes.append(f"frames queued {result.extra['frames_queued']}, received "
+                                f"{result.extra['frames_in']}")
+        histogram = merge(drained, "delivery")
+        result.latency_ms = {f"p{q}": percentile_ms(histogram, q / 100) for q in (50, 95, 99)}
+        result.latency_ms["max"] = percentile_ms(histogram, 1.0)
+        result.samples = sum(histogram.values())
+        result.updates = sum(r["updates_in_window"] for r in drained)
+        result.expected = result.updates * observers
+        result.server_cpu = (cpu1[0] - cpu0[0]) / (hi - lo)
+        result.load_cpu = (cpu1[1] - cpu0[1]) / (hi - lo)
+        result.server_wait = (cpu1[2] - cpu0[2]) / (hi - lo)
+        result.machine_load = os.getloadavg()[0]
+        result.rss_mib, result.hwm_mib = memory["VmRSS"] / 1024, memory["VmHWM"] / 1024
+        if result.updates:
+            result.extra["cpu_us_per_delivered"] = round(
+                1e6 * (cpu1[0] - cpu0[0]) / (result.updates * (clients_n - 1)), 2)
+        # Frames each client received per edit made (the whole run, joins included).
+        result.extra["frames_per_edit"] = round(
+            sum(r["frames_in"] for r in drained) / max(1, made) / clients_n, 2)
+        behind = sum(r["behind"] for r in drained)
+        errors = sum((Counter(r["errors"]) for r in drained), Counter())
+        closed = sum((Counter(r["closed"]) for r in drained), Counter())
+        for label, value in (("behind at the end", behind), ("errors", dict(errors)),
+                             ("closed early", dict(closed))):
+            if value:
+                result.notes.append(f"{label}: {value}")
+        ask_all(workers, [{"cmd": "close"} for _ in workers])
+    finally:
+        server.stop()
+    return result
+
+
+def frames_queued(server: Server) -> int:
+    conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    for line in text.splitlines():
+        if line.startswith("pairpad_ws_frames_sent_total"):
+            return int(float(line.split()[-1]))
+    return -1
+
+
+def peer_table(results: list[Result]) -> str:
+    rows = ["| authors | server | p50 ms | p95 ms | p99 ms | samples/expected | server CPU | "
+            "run-queue wait | CPU µs per delivered edit | frames/edit/client | load CPU | "
+            "loadavg | RSS MiB | notes |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        lat = r.latency_ms
+        rows.append(
+            f"| {r.authors} | {r.name} | {fmt(lat.get('p50'))} | {fmt(lat.get('p95'))} | "
+            f"{fmt(lat.get('p99'))} | {r.samples}/{r.expected} | {100 * r.server_cpu:.0f}% | "
+            f"{100 * r.server_wait:.0f}% | {r.extra.get('cpu_us_per_delivered', '—')} | "
+            f"{r.extra.get('frames_per_edit', '—')} | "
+            f"{100 * r.load_cpu:.0f}% | "
+            f"{r.machine_load:.1f} | {r.rss_mib:.0f} | {'; '.join(r.notes)} |")
+    return "\n".join(rows)
 
 
 def idle_scenario(workers: list[Worker], workdir: Path, *, connections: int,
@@ -469,12 +637,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="py-spy record options, e.g. '--nonblocking --gil' (GIL holder only)")
     p.add_argument("--deflate-rounds", type=int, default=1,
                    help="100-author pairs run back to back: deflate off, then on")
+    p.add_argument("--peer", choices=["hocuspocus"],
+                   help="only the side-by-side comparison with this peer server, at --steps "
+                        "(the fan-out issue's workload: 13-character tokens at random places, "
+                        "--observers timing them); --rounds pairs per step")
+    p.add_argument("--observers", type=int, default=3, help="--peer: clients timing arrivals")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="--peer: pairs per step (the order alternates between rounds)")
     p.add_argument("--json", type=Path, help="write the results here too")
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     PROFILE_ARGS[:] = args.profile_args.split()
     raise_fd_limit()  # inherited by the server process too
     print(f"machine: {machine()}", flush=True)
+    if args.peer:
+        return peer_main(args)
     workers = start_workers(args.workers)
     results: list[Result] = []
     profiles: dict[str, str] = {}
@@ -520,6 +697,41 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "profiles": profiles,
+                                         "results": [r.__dict__ for r in results]}, indent=2))
+    return 0
+
+
+def peer_main(args: argparse.Namespace) -> int:
+    """`--peer`: Pairpad and the peer, same workload, back to back at each step."""
+    HocuspocusServer.install()
+    workers = start_workers(args.workers)
+    results: list[Result] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-collab-") as tmp:
+            for round_ in range(args.rounds):
+                for authors in (int(s) for s in args.steps.split(",") if s):
+                    order = ["pairpad", args.peer][:: 1 if round_ % 2 == 0 else -1]
+                    profile = (args.profile_dir / f"profile-peer-{authors}-{round_}.txt"
+                               if str(authors) in args.profile.split(",") else None)
+                    for protocol in order:
+                        results.append(peer_scenario(
+                            workers, Path(tmp), protocol=protocol, authors=authors,
+                            observers=args.observers, duration=args.seconds,
+                            warmup=args.warmup, profile=profile))
+                        print(peer_table(results[-1:]).splitlines()[-1], flush=True)
+                    if profile is not None and profile.exists():
+                        print(summarize_profile(profile), flush=True)
+    finally:
+        for worker in workers:
+            worker.ask({"cmd": "exit"})
+        for worker in workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.terminate()
+    print()
+    print(peer_table(sorted(results, key=lambda r: (r.authors, r.name))))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(),
                                          "results": [r.__dict__ for r in results]}, indent=2))
     return 0
 

@@ -173,6 +173,9 @@ class LeanSocket(asyncio.Protocol):
     def send_text(self, data: bytes) -> None:
         self._write(_frame(OP_TEXT, data))
 
+    def send_binary(self, data: bytes) -> None:
+        self._write(_frame(OP_BINARY, data))
+
     def close(self, code: int = 1000) -> None:
         self._write(_frame(OP_CLOSE, code.to_bytes(2, "big")))
         if self.transport is not None:

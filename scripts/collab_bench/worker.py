@@ -15,6 +15,12 @@ so the document's length at any version is known without keeping the text: a pus
 synced version `v` is `[[0, token, ""], length(v)]`. The token is made when the push is sent and
 carries that instant (`time.monotonic()`, CLOCK_MONOTONIC, one clock for every process of the
 machine), so any receiver can tell how long the update took from its author's push to it.
+
+The peer workload (`workload="token"`, the fan-out issue's): each edit inserts a 13-character
+token (`~` and the push instant in µs, base 36) at a random place of the document; only the
+clients that are not authors (the observers) time arrivals. With `protocol="hocuspocus"` the
+same clients speak Yjs to `@hocuspocus/server` instead (scripts/collab_bench/yjs.py): an author
+sends each token as it is typed, as a Yjs provider does.
 """
 
 from __future__ import annotations
@@ -31,10 +37,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from . import yjs
 from .lean import LeanSocket, open_socket
 
 TOKEN_WIDTH = 40  # "<client index>.<seq>.<µs>" zero-padded: every insert has the same length
 INSERT_LENGTH = TOKEN_WIDTH + 1  # the token and a line break
+PEER_TOKEN_LENGTH = 13  # the peer workload: "~" and 12 base-36 digits of µs
+DOCUMENT = "bench"  # the Hocuspocus document name
 BUCKET_S = 0.0001  # latency histograms: 0.1 ms buckets
 CONNECT_CONCURRENCY = 64
 CONNECT_TIMEOUT_S = 30.0
@@ -47,6 +56,25 @@ def bucket(seconds: float) -> int:
 def make_token(index: int, seq: int, now: float) -> str:
     """`TOKEN_WIDTH` characters: who, which edit, and the push instant in microseconds."""
     return f"{index:08d}.{seq:08d}.{int(now * 1e6):022d}"
+
+
+def peer_token(now: float) -> str:
+    return "~" + _base36(int(now * 1e6)).rjust(PEER_TOKEN_LENGTH - 1, "0")
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, d = divmod(n, 36)
+        out = digits[d] + out
+    return out or "0"
+
+
+def peer_token_times(text: str | bytes) -> list[float]:
+    """The push instants of the peer tokens in an inserted text (tokens are never split)."""
+    return [int(text[i + 1 : i + PEER_TOKEN_LENGTH], 36) / 1e6
+            for i in range(0, len(text) - PEER_TOKEN_LENGTH + 1, PEER_TOKEN_LENGTH)]
 
 
 def token_time(changes: list[Any]) -> float | None:
@@ -104,6 +132,10 @@ class Editor:
                 if update["clientId"] == self.client_id:
                     own += 1
                     continue
+                if fleet.peer_workload:
+                    if not self.author:
+                        fleet.record(now, _peer_times(update["changes"]))
+                    continue
                 sent = token_time(update["changes"])
                 if sent is not None and lo <= sent <= hi:
                     fleet.stats.delivery[bucket(now - sent)] += 1
@@ -135,12 +167,19 @@ class Editor:
             return
         now = time.monotonic()
         updates = []
+        fleet = self.fleet
         for j in range(self.pending):
             self.seq += 1
-            length = self.fleet.base_length + INSERT_LENGTH * (self.version + j)
-            changes: list[Any] = [[0, make_token(self.index, self.seq, now), ""]]
-            if length:
-                changes.append(length)
+            if fleet.peer_workload:
+                length = fleet.base_length + PEER_TOKEN_LENGTH * (self.version + j)
+                at = fleet.rng.randint(0, length)
+                changes: list[Any] = [at, [0, peer_token(now)], length - at]
+                changes = [c for c in changes if c != 0]
+            else:
+                length = fleet.base_length + INSERT_LENGTH * (self.version + j)
+                changes = [[0, make_token(self.index, self.seq, now), ""]]
+                if length:
+                    changes.append(length)
             updates.append({"changes": changes})
         self.sock.send_text(json.dumps(
             {"type": "code_update", "version": self.version, "updates": updates},
@@ -155,48 +194,133 @@ class Editor:
         self.push_sent_at = now
 
 
+    def progress(self, mode: str) -> int:
+        return self.participants if mode == "participants" else self.version
+
+
+def _peer_times(changes: list[Any]) -> list[float]:
+    times: list[float] = []
+    for section in changes:
+        if isinstance(section, list) and len(section) >= 2:
+            times += peer_token_times(section[1])
+    return times
+
+
+class YEditor:
+    """A Hocuspocus client (see yjs.py): authenticates, syncs, then types or observes."""
+
+    def __init__(self, fleet: Fleet, index: int, room_id: str, client_id: str,
+                 author: bool) -> None:
+        self.fleet = fleet
+        self.index = index
+        self.room_id = room_id
+        self.client_id = client_id
+        self.author = author
+        self.sock: LeanSocket | None = None
+        self.ydoc_client = index + 1  # unique across workers: the global client index
+        self.clock = 0
+        self.own: list[int] = []  # the first clock of each of our tokens
+        self.synced = False
+        self.tokens_seen = 0  # observers: tokens received
+        self.reached = asyncio.Event()
+
+    def opened(self) -> None:
+        assert self.sock is not None
+        self.sock.send_binary(yjs.auth_message(DOCUMENT))
+        self.sock.send_binary(yjs.sync_step1_message(DOCUMENT))
+
+    def on_message(self, data: bytes) -> None:
+        now = time.monotonic()
+        kind, step, pos = yjs.message_kind(data)
+        if kind == yjs.SYNC:
+            if step == yjs.STEP2:
+                self.synced = True
+            elif step == yjs.UPDATE and not self.author:
+                for text in yjs.inserted_strings(data, pos):
+                    times = peer_token_times(text)
+                    self.tokens_seen += len(times)
+                    self.fleet.record(now, times)
+        self.fleet.check(self)
+
+    def progress(self, mode: str) -> int:
+        if mode == "participants":
+            return 1 << 30 if self.synced else 0
+        return 1 << 30 if self.author else self.tokens_seen  # authors keep no document
+
+    def edit(self) -> None:
+        fleet = self.fleet
+        fleet.stats.made += 1
+        if self.sock is None:
+            return
+        now = time.monotonic()
+        origin = None
+        if self.own and fleet.rng.random() >= 1 / (len(self.own) + 1):
+            origin = (self.ydoc_client,
+                      fleet.rng.choice(self.own) + fleet.rng.randrange(PEER_TOKEN_LENGTH))
+        update = yjs.insert_update(self.ydoc_client, self.clock, origin, peer_token(now))
+        self.sock.send_binary(yjs.update_message(DOCUMENT, update))
+        self.own.append(self.clock)
+        self.clock += PEER_TOKEN_LENGTH
+        lo, hi = fleet.window
+        if lo <= now <= hi:
+            fleet.stats.pushes_in_window += 1
+            fleet.stats.updates_in_window += 1
+        fleet.stats.pushed += 1
+
+
 class Fleet:
     """The editors of one worker for one scenario."""
 
-    def __init__(self, host: str, port: int, deflate: bool, base_length: int) -> None:
+    def __init__(self, host: str, port: int, deflate: bool, base_length: int,
+                 protocol: str = "pairpad", workload: str = "line", seed: int = 0) -> None:
         self.host = host
         self.port = port
         self.deflate = deflate
         self.base_length = base_length
-        self.editors: list[Editor] = []
+        self.protocol = protocol
+        self.peer_workload = workload == "token"
+        self.rng = random.Random(seed)
+        self.editors: list[Editor | YEditor] = []
         self.stats = Stats()
         self.window = (float("inf"), float("-inf"))  # push instants that count
         self.want: dict[str, int] = {}  # room -> participants, then room -> final version
         self.mode = "participants"
 
-    def check(self, editor: Editor) -> None:
+    def check(self, editor: Editor | YEditor) -> None:
         want = self.want.get(editor.room_id)
-        if want is None:
-            return
-        have = editor.participants if self.mode == "participants" else editor.version
-        if have >= want:
+        if want is not None and editor.progress(self.mode) >= want:
             editor.reached.set()
+
+    def record(self, now: float, sent_times: list[float]) -> None:
+        lo, hi = self.window
+        for sent in sent_times:
+            if lo <= sent <= hi:
+                self.stats.delivery[bucket(now - sent)] += 1
+                self.stats.delivered_in_window += 1
 
     async def connect(self, clients: list[tuple[int, str, str, bool]]) -> int:
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
         failed = 0
 
-        async def one(editor: Editor) -> None:
+        async def one(editor: Editor | YEditor) -> None:
             nonlocal failed
+            path = (f"/{DOCUMENT}" if isinstance(editor, YEditor)
+                    else f"/ws/{editor.room_id}/{editor.client_id}?name=b")
             async with gate:
                 try:
                     async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                        editor.sock = await open_socket(
-                            self.host, self.port,
-                            f"/ws/{editor.room_id}/{editor.client_id}?name=b", self.deflate,
-                            editor.on_message)
+                        editor.sock = await open_socket(self.host, self.port, path,
+                                                        self.deflate, editor.on_message)
                 except (OSError, TimeoutError):
                     failed += 1
                     return
             editor.sock.closed.add_done_callback(self._closed_callback(editor))
+            if isinstance(editor, YEditor):
+                editor.opened()
 
+        kind = YEditor if self.protocol == "hocuspocus" else Editor
         for index, room_id, client_id, author in clients:
-            self.editors.append(Editor(self, index, room_id, client_id, author))
+            self.editors.append(kind(self, index, room_id, client_id, author))
         await asyncio.gather(*(one(e) for e in self.editors))
         return failed
 
@@ -216,7 +340,7 @@ class Fleet:
         rng = random.Random(seed)
         end = t0 + duration
 
-        async def author(editor: Editor) -> None:
+        async def author(editor: Editor | YEditor) -> None:
             at = t0 + rng.uniform(0, 1 / rate)
             for _ in range(int(duration * rate) + 1):  # bounded in count and in time
                 if at >= end:
@@ -229,7 +353,8 @@ class Fleet:
 
         await asyncio.gather(*(author(e) for e in self.editors if e.author and e.sock))
 
-    def _closed_callback(self, editor: Editor) -> Callable[[asyncio.Future[int | None]], None]:
+    def _closed_callback(self, editor: Editor | YEditor,
+                         ) -> Callable[[asyncio.Future[int | None]], None]:
         def closed(future: asyncio.Future[int | None]) -> None:
             self.stats.closed[str(future.result())] += 1  # the close code; None: no close frame
             editor.sock = None
@@ -254,7 +379,8 @@ async def serve(pipe: Connection) -> None:
         name = command["cmd"]
         if name == "connect":
             fleet = Fleet(command["host"], command["port"], command["deflate"],
-                          command["base_length"])
+                          command["base_length"], command.get("protocol", "pairpad"),
+                          command.get("workload", "line"), command.get("seed", 0))
             started = time.monotonic()
             failed = await fleet.connect(command["clients"])
             missing = await fleet.wait_reached("participants", command["participants"],
