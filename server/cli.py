@@ -7,6 +7,7 @@ WebSockets with 1001, flush the store, exit 0."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import os
 import socket
