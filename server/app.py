@@ -146,7 +146,7 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
             "Create a room", status=201, request=models.CreateRoomRequest,
             response=models.Room, errors=(400, 413, 422, 429)), method="POST"),
         ApiRoute("/rooms/{room_id}", routes.get_room, Operation(
-            "A room's state", response=models.RoomState, errors=(404,))),
+            "A room's state", response=models.RoomState, errors=(404, 503))),
         ApiRoute("/autocomplete", routes.autocomplete, Operation(
             "Completions and symbols at a cursor", request=models.AutocompleteRequest,
             response=models.AutocompleteResponse, errors=(400, 413, 422)), method="POST"),
@@ -158,7 +158,8 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
             errors=(401, 422), admin=True,
             query=(QueryInt("limit", 50, admin.MAX_LIMIT), QueryInt("offset", 0)))),
         ApiRoute("/admin/rooms/{room_id}", admin.get_room, Operation(
-            "Inspect a room", response=models.AdminRoomDetail, errors=(401, 404), admin=True)),
+            "Inspect a room", response=models.AdminRoomDetail, errors=(401, 404, 503),
+            admin=True)),
         ApiRoute("/admin/rooms/{room_id}", admin.delete_room, Operation(
             "Delete a room and close its connections with 4410", status=204,
             errors=(401, 404), admin=True), method="DELETE"),

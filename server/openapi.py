@@ -29,6 +29,7 @@ _ERRORS = {
     413: "Body or code over the configured size (`too_large`)",
     422: "Schema violation (`validation_error`) or `unsupported_language`",
     429: "At capacity (`busy`), with a `Retry-After` header",
+    503: "Several processes only: the room's owner did not answer (`room_moved`); retry",
 }
 
 
