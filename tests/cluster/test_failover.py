@@ -61,6 +61,17 @@ async def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
             return frame
 
 
+async def pull_when_served(member: LiveServer, room_id: str,
+                           ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`pull_log`, once the dead owner's lease expired (until then: 1012, reconnect)."""
+    while True:
+        try:
+            return await pull_log(member.ws_url, room_id)
+        except ConnectionClosed as exc:
+            if exc.rcvd is None or exc.rcvd.code != CloseCode.SERVICE_RESTART:
+                raise
+
+
 def stop_all(members: list[LiveServer]) -> None:
     for member in members:
         member.stop(signal.SIGKILL if member.proc.poll() is None else signal.SIGTERM)
@@ -110,6 +121,51 @@ async def test_the_owner_dies_while_people_type(tmp_path: Path, postgres: Postgr
         crowd, state, log = await type_through(members, room_id, 31, kill_owner)
         check(crowd, state, log)
         assert sum(1 for m in members if m.proc.poll() is None) == 2
+    except BaseException:
+        for member in members:
+            print(f"--- {member.url}\n{member.log_text()[-4000:]}")
+        raise
+    finally:
+        stop_all(members)
+
+
+async def test_every_process_dies_and_nothing_confirmed_is_lost(
+        tmp_path: Path, postgres: PostgresServer, redis: RedisServer) -> None:
+    """SIGKILL of all of them: every update any editor was sent is in PostgreSQL, at the
+    version it was sent as, and typing goes on with new processes on the same ports."""
+    members = start(tmp_path, postgres, redis)
+    ports = [m.port for m in members]
+    rng = random.Random(33)
+    try:
+        room_id = (await create_room(members[0].url, INITIAL))["roomId"]
+        up = asyncio.Event()
+        up.set()
+        restarted = asyncio.Event()
+        crowd = Crowd(LogView())
+        for i in range(4):
+            SimEditor(crowd, [m.ws_url for m in members], room_id, f"k-e{i}",
+                      rng.randrange(2**32), edits=30, think_s=0.03, reachable=up.wait,
+                      hold=(21, restarted))
+        async with asyncio.timeout(DEADLINE_S):
+            async with asyncio.TaskGroup() as group:
+                for editor in crowd.editors:
+                    group.create_task(editor.run())
+                await crowd.log.reached(40)
+                up.clear()  # editors wait for the new processes instead of retrying
+                for member in members:
+                    member.stop(signal.SIGKILL)
+                members += [launch_member(postgres.url, redis.url, tmp_path / f"n{i}.log",
+                                          port=port) for i, port in enumerate(ports)]
+                init, restored = await pull_when_served(members[-1], room_id)
+                assert init["version"] >= crowd.log.top
+                for version, (client_id, changes) in sorted(crowd.log.updates.items()):
+                    got = restored[version - 1]
+                    assert (got["clientId"], json.dumps(got["changes"])) == (client_id, changes)
+                up.set()
+                restarted.set()
+            state = await get_room(members[-2].url, room_id)
+            _, log = await pull_log(members[-3].ws_url, room_id)
+        check(crowd, state, log)
     except BaseException:
         for member in members:
             print(f"--- {member.url}\n{member.log_text()[-4000:]}")
