@@ -19,6 +19,7 @@ from editor_core.changeset import ChangeSet
 from editor_core.close_codes import CloseCode
 from editor_core.errors import Busy
 from editor_core.positions import normalize_newlines, utf16_length
+from server import models
 from server.clock import iso, now_iso
 from server.config import Settings
 from server.connection import Connection
@@ -50,8 +51,8 @@ class Hub:
     def settings(self) -> Settings:
         return self.services.settings
 
-    async def create(self, name: str | None, code: str) -> dict[str, Any]:
-        """Store a new room; its state as `POST /rooms` answers it."""
+    async def create(self, name: str | None, code: str) -> models.Room:
+        """Store a new room; it is what `POST /rooms` answers."""
         store = self.services.store
         if await store.count_rooms() >= self.settings.max_rooms:
             raise Busy("the room limit is reached", retry_after_ms=60_000)
@@ -64,11 +65,9 @@ class Hub:
         self.services.metrics.rooms_created.inc()
         log.info("event=room.created room=%s length=%d", record.room_id, record.code_length)
         if self.cluster is None:  # keep it loaded: its first editor arrives in a moment
-            room = self._make_room(record, Authority(text, 0, (), **self._authority_options()),
-                                   None)
-            return room.session.state()
-        return {"roomId": record.room_id, "name": record.name, "language": record.language,
-                "code": text, "version": 0, "createdAt": created}
+            self._make_room(record, Authority(text, 0, (), **self._authority_options()), None)
+        return models.Room(room_id=record.room_id, name=record.name, language=record.language,
+                           code=text, version=0, created_at=created)
 
     def _authority_options(self) -> dict[str, Any]:
         return {"keep_updates": self.settings.history_updates,

@@ -8,7 +8,6 @@ from starlette.responses import JSONResponse, Response
 
 from editor_core.errors import Busy, TooLarge
 from editor_core.positions import utf16_length
-from server import models
 from server.body import parse_json
 from server.errors import UnsupportedLanguage, ValidationFailed
 from server.hub import Hub
@@ -41,10 +40,9 @@ async def create_room(request: Request) -> Response:
     body = await parse_json(request, CreateRoomRequest, hub.settings.max_request_bytes)
     check_language(body.language)
     check_code_size(body.code, hub.settings.max_document_length)
-    state = await hub.create(body.name, body.code)
-    created = models.Room.model_validate(state).model_dump(by_alias=True)
-    return JSONResponse(created, status_code=201,
-                        headers={"Location": f"/rooms/{created['roomId']}"})
+    room = await hub.create(body.name, body.code)
+    return JSONResponse(room.model_dump(by_alias=True), status_code=201,
+                        headers={"Location": f"/rooms/{room.room_id}"})
 
 
 async def get_room(request: Request) -> Response:
