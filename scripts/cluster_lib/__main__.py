@@ -43,8 +43,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8000,
                         help="nginx listens on 127.0.0.1:PORT (default: 8000; 0: a free port)")
     parser.add_argument("--server-module", default="server", metavar="MODULE",
-                        help="what `python -m` runs as a Pairpad process (default: server; "
-                             "the tests use a stand-in)")
+                        help="what `python -m` runs as a Pairpad process (default: server)")
     parser.add_argument("server_args", nargs="*", metavar="-- SERVER_ARG",
                         help="extra arguments for every Pairpad process")
     args = parser.parse_args(argv)

@@ -1,6 +1,10 @@
 """One Pairpad process of the cluster: `python -m server --host 127.0.0.1 --port P --db
 <postgresql url> --redis <redis url>`, its output prefixed with its name (`[pairpad-2] ...`)
-on a shared stream, ready when `/health` answers 200."""
+on a shared stream, ready when `/health` answers 200.
+
+Each process gets its own TMPDIR, removed when it is stopped: a process killed with SIGKILL
+(a fail-over experiment) cannot remove its own temp dirs (Jedi's project dir), and
+`scripts/cluster` promises to leave none behind."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from scripts.cluster_lib.process import stop, wait_until
+from scripts.cluster_lib.process import make_temp_dir, remove_tree, stop, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 START_DEADLINE_S = 60.0
@@ -49,6 +53,7 @@ class PairpadProcess:
     name: str
     port: int
     proc: subprocess.Popen[str]
+    tmp: Path  # its TMPDIR
     reader: threading.Thread = field(repr=False)
 
     @property
@@ -61,6 +66,7 @@ class PairpadProcess:
     def stop(self) -> int:
         code = stop(self.proc, timeout=STOP_DEADLINE_S)
         self.reader.join(timeout=5)
+        remove_tree(self.tmp)
         return code
 
 
@@ -75,16 +81,21 @@ def _forward(pipe: TextIO | None, name: str, out: PrefixedOutput) -> None:
 def start_pairpad(name: str, port: int, db_url: str, redis_url: str, out: PrefixedOutput,
                   extra_args: Sequence[str] = (), env: dict[str, str] | None = None,
                   module: str = "server") -> PairpadProcess:
-    """Start (not wait for) one process; `module` is what `python -m` runs (tests use a
-    stand-in while the real server lacks a feature)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port),
-         "--db", db_url, "--redis", redis_url, *extra_args],
-        cwd=REPO, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        text=True, encoding="utf-8", errors="replace",
-    )
+    """Start (not wait for) one process; `module` is what `python -m` runs (default: the
+    real server)."""
+    tmp = make_temp_dir(f"{name}-")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port),
+             "--db", db_url, "--redis", redis_url, *extra_args],
+            cwd=REPO, env={**os.environ, **(env or {}), "TMPDIR": str(tmp)},
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True, text=True, encoding="utf-8", errors="replace",
+        )
+    except BaseException:
+        remove_tree(tmp)
+        raise
     reader = threading.Thread(target=_forward, args=(proc.stdout, name, out), name=f"{name}-log",
                               daemon=True)
     reader.start()
-    return PairpadProcess(name=name, port=port, proc=proc, reader=reader)
+    return PairpadProcess(name=name, port=port, proc=proc, tmp=tmp, reader=reader)

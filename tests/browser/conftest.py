@@ -18,12 +18,24 @@ from tests.browser.harness import (
     WAIT_MS,
     ColorScheme,
     Editor,
+    HasUrl,
     OpenEditor,
     SocketLink,
     build_editor,
     launch_chromium,
 )
+from tests.support.cluster_fixtures import (
+    member_factory,
+    nginx_factory,
+    postgres,
+    redis,
+    redis_session,
+)
 from tests.support.live_server import LiveServer, launch
+
+# The cluster's fixtures (real PostgreSQL, Redis, nginx, Pairpad processes) for test_cluster.py;
+# imported by name so that pytest finds them in this conftest.
+__all__ = ["member_factory", "nginx_factory", "postgres", "redis", "redis_session"]
 
 # Every expect() waits up to WAIT_MS unless told otherwise (Playwright's default is 5 s, short
 # for a loaded CI machine; a wait ends as soon as its condition holds).
@@ -63,12 +75,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 async def open_editor(browser: Browser) -> AsyncIterator[OpenEditor]:
-    """Factory: `await open_editor(server, room_id, "Alice")` → an Editor online in the room.
+    """Factory: `await open_editor(server, room_id, "Alice")` → an Editor online in the room
+(`server`: a LiveServer, or nginx in front of a cluster).
     At the end of the test, no page may have had a JavaScript error or a console error."""
     editors: list[Editor] = []
 
     async def factory(
-        live: LiveServer,
+        live: HasUrl,
         room_id: str,
         name: str,
         *,

@@ -1,9 +1,11 @@
 """scripts/cluster's supervisor (`python -m scripts.cluster_lib`) as a person runs it: it
-brings PostgreSQL, Redis, the processes and nginx up, and on SIGINT, or when a process
+brings PostgreSQL, Redis, real Pairpad processes and nginx up (a room made and opened
+through nginx, requests answered by both processes), and on SIGINT, or when a process
 exits while starting, stops all of them and leaves no temp dir behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -16,8 +18,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from websockets.sync.client import connect
 
 from scripts.cluster_lib.nginx_proxy import nginx_binary
 from scripts.cluster_lib.postgres_server import postgres_bin_dir
@@ -107,9 +111,15 @@ def get(url: str) -> str:
         return str(response.read().decode())
 
 
+def post_json(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
 def test_cluster_serves_round_robin_and_sigint_stops_everything(temp_root: Path) -> None:
-    run = Supervisor(["--processes", "2", "--server-module", "tests.cluster.stand_in_server"],
-                     temp_root)
+    run = Supervisor(["--processes", "2"], temp_root)
     try:
         pg_port = port_of(run.wait_for(r"postgres +(\S+)").group(1))
         redis_port = port_of(run.wait_for(r"redis +(\S+)").group(1))
@@ -117,10 +127,23 @@ def test_cluster_serves_round_robin_and_sigint_stops_everything(temp_root: Path)
         second = run.wait_for(r"pairpad-2 +(\S+)  \(pid (\d+)\)")
         backends = {port_of(first.group(1)), port_of(second.group(1))}
         nginx_url = run.wait_for(r"ready: open (\S+)").group(1)
+        nginx_ws = nginx_url.replace("http://", "ws://")
 
-        answers = [int(get(nginx_url + "/whoami")) for _ in range(4)]
-        assert set(answers) == backends
-        assert answers[0] != answers[1]
+        # A room made through nginx opens through nginx, whichever process each request hits.
+        room = post_json(nginx_url + "/rooms", {"name": "tried", "code": "print(1)\n"})
+        for client in ("c1", "c2"):
+            with connect(f"{nginx_ws}/ws/{room['roomId']}/{client}?name={client}",
+                         open_timeout=10) as ws:
+                init = json.loads(ws.recv(timeout=10))
+            assert (init["type"], init["code"]) == ("init", "print(1)\n")
+
+        # Round-robin: consecutive requests are answered by both processes (their log lines
+        # come prefixed with their name).
+        answered = set()
+        for _ in range(2):
+            assert json.loads(get(nginx_url + "/health"))["status"] == "ok"
+            answered.add(run.wait_for(r"^\[(pairpad-\d)\] .*route=/health").group(1))
+        assert answered == {"pairpad-1", "pairpad-2"}
         assert ping(redis_port)
         assert accepts_connections(pg_port)
         assert list(temp_root.iterdir())  # PostgreSQL's, Redis's and nginx's dirs
@@ -129,7 +152,9 @@ def test_cluster_serves_round_robin_and_sigint_stops_everything(temp_root: Path)
         # experiment); nginx sends the next requests to the survivor.
         os.kill(int(second.group(2)), signal.SIGKILL)
         run.wait_for(r"pairpad-2 exited with -9; the rest keeps running")
-        assert {int(get(nginx_url + "/whoami")) for _ in range(3)} == {port_of(first.group(1))}
+        for _ in range(3):
+            assert json.loads(get(nginx_url + "/health"))["status"] == "ok"
+            assert run.wait_for(r"^\[(pairpad-\d)\] .*route=/health").group(1) == "pairpad-1"
 
         run.proc.send_signal(signal.SIGINT)
         assert run.finish() == 0, run.output()

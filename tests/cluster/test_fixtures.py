@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from scripts.cluster_lib.nginx_proxy import render_conf
 from scripts.cluster_lib.process import accepts_connections, free_port, stop, wait_until
-from tests.cluster.conftest import MemberFactory, NginxFactory
+from tests.support.cluster_fixtures import MemberFactory, NginxFactory
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer, ping
 
