@@ -172,6 +172,8 @@ class Health(Wire):
     runs_running: int
     runs_queued: int
     completion: Literal["ready", "warming"]
+    process: str | None = Field(
+        default=None, description="this process's id in a deployment of several, else null")
 
 
 class ErrorDetail(BaseModel):

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from editor_core.errors import Busy, TooLarge
 from editor_core.positions import utf16_length
+from server import models
 from server.body import parse_json
 from server.errors import UnsupportedLanguage, ValidationFailed
 from server.hub import Hub
@@ -82,12 +83,12 @@ async def health(request: Request) -> Response:
     hub = hub_of(request)
     execution = hub.services.execution
     completion = hub.services.completion
-    return JSONResponse({
-        "status": "ok", "roomsLoaded": len(hub.rooms),
-        "connections": hub.connection_count(),
-        "runsRunning": execution.running, "runsQueued": execution.queued,
-        "completion": "warming" if getattr(completion, "ready", True) is False else "ready",
-    })
+    return JSONResponse(models.Health(
+        status="ok", rooms_loaded=len(hub.rooms), connections=hub.connection_count(),
+        runs_running=execution.running, runs_queued=execution.queued,
+        completion="warming" if getattr(completion, "ready", True) is False else "ready",
+        process=hub.cluster.id if hub.cluster is not None else None,
+    ).model_dump(by_alias=True))
 
 
 async def metrics(request: Request) -> Response:
