@@ -71,6 +71,25 @@ def proc_memory_kib(pid: int) -> dict[str, int]:
     return out
 
 
+def http_request(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, json.loads(data) if data else None
+    finally:
+        conn.close()
+
+
+def create_room(port: int) -> str:
+    status, room = http_request(port, "POST", "/rooms", {"name": "bench", "code": ""})
+    if status != 201:
+        raise RuntimeError(f"POST /rooms answered {status}: {room}")
+    return str(room["roomId"])
+
+
 class Server:
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
         self.port = free_port()
@@ -100,21 +119,10 @@ class Server:
         raise TimeoutError(f"server not healthy within {deadline_s}s")
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            data = response.read()
-            return response.status, json.loads(data) if data else None
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body)
 
     def create_room(self) -> str:
-        status, room = self.request("POST", "/rooms", {"name": "bench", "code": ""})
-        if status != 201:
-            raise RuntimeError(f"POST /rooms answered {status}: {room}")
-        return str(room["roomId"])
+        return create_room(self.port)
 
     @property
     def ports(self) -> list[int]:
@@ -295,6 +303,15 @@ def start_workers(count: int) -> list[Worker]:
         process.start()
         workers.append(Worker(process, parent))
     return workers
+
+
+def stop_workers(workers: list[Worker]) -> None:
+    for worker in workers:
+        worker.ask({"cmd": "exit"})
+    for worker in workers:
+        worker.process.join(timeout=10)
+        if worker.process.is_alive():
+            worker.process.terminate()
 
 
 def ask_all(workers: list[Worker], commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -773,12 +790,7 @@ def main(argv: list[str] | None = None) -> int:
                 run(idle_scenario(workers, workdir, connections=args.idle,
                                   per_room=args.per_room))
     finally:
-        for worker in workers:
-            worker.ask({"cmd": "exit"})
-        for worker in workers:
-            worker.process.join(timeout=10)
-            if worker.process.is_alive():
-                worker.process.terminate()
+        stop_workers(workers)
     print()
     print(table(results))
     if args.json:
@@ -808,12 +820,7 @@ def peer_main(args: argparse.Namespace) -> int:
                     if profile is not None and profile.exists():
                         print(summarize_profile(profile), flush=True)
     finally:
-        for worker in workers:
-            worker.ask({"cmd": "exit"})
-        for worker in workers:
-            worker.process.join(timeout=10)
-            if worker.process.is_alive():
-                worker.process.terminate()
+        stop_workers(workers)
     print()
     print(peer_table(sorted(results, key=lambda r: (r.authors, r.name))))
     if args.json:
