@@ -183,7 +183,7 @@ def row(r: Result) -> dict[str, Any]:
 COLUMNS = [("scenario", "scenario"), ("store", "store"), ("processes", "procs"),
            ("clients", "clients"), ("edits_per_s", "edits/s"), ("p50", "p50 ms"),
            ("p95", "p95 ms"), ("p99", "p99 ms"), ("samples", "samples"),
-           ("expected", "expected"), ("us_per_delivered", "Pairpad CPU µs/delivered edit"),
+           ("expected", "expected"), ("us_per_delivered", "all CPU µs/delivered edit"),
            ("per_process", "µs/delivered edit per process (share of updates accepted)"),
            ("pairpad_ms_per_edit", "Pairpad CPU ms/edit"), ("pairpad_cores", "Pairpad cores"),
            ("pg_ms_per_edit", "PostgreSQL CPU ms/edit"), ("redis_ms_per_edit",
@@ -214,7 +214,7 @@ def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             values = [g[key] for g in group if isinstance(g[key], (int, float))]
             if isinstance(value, (int, float)) and len(values) == len(group):
                 merged[key] = round(statistics.median(values), 3)
-        merged["per_process"] = " | ".join(g["per_process"] for g in group)
+        merged["per_process"] = " ; ".join(g["per_process"] for g in group)
         merged["notes"] = f"median of {len(group)}" + "".join(
             f"; {g['notes']}" for g in group if g["notes"])
         out.append(merged)
