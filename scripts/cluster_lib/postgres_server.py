@@ -73,6 +73,7 @@ class PostgresServer:
     bin_dir: Path
     password: str
     user: str | None  # OS user that runs the PostgreSQL programs (None: ourselves)
+    fsync: bool = False  # off: a throwaway cluster; on: what a commit costs for real
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
@@ -97,7 +98,7 @@ class PostgresServer:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def _run(self, program: str, *args: str) -> None:
+    def _run(self, program: str, *args: str) -> str:
         result = subprocess.run(
             [str(self.bin_dir / program), *args], cwd=self.dir, user=self.user,
             stdin=subprocess.DEVNULL, capture_output=True, timeout=START_DEADLINE_S,
@@ -107,6 +108,7 @@ class PostgresServer:
             output = (result.stdout + result.stderr).decode(errors="replace")
             raise StartError(f"{program} {' '.join(args)} failed with {result.returncode}:\n"
                              f"{output}")
+        return result.stdout.decode(errors="replace")
 
     def init(self) -> None:
         """initdb, then start once to create the role and database."""
@@ -133,6 +135,11 @@ class PostgresServer:
         self._run("psql", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
                   "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", *commands)
 
+    def query(self, sql: str) -> str:
+        """One query as the superuser (as `_superuser_sql`), its rows unaligned, e.g. "42"."""
+        return self._run("psql", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
+                         "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql).strip()
+
     def _ready(self) -> bool:
         result = subprocess.run(
             [str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
@@ -151,7 +158,7 @@ class PostgresServer:
             self.proc = subprocess.Popen(
                 [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
                  "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
-                 "-c", "fsync=off", "-c", "max_connections=200"],
+                 "-c", f"fsync={'on' if self.fsync else 'off'}", "-c", "max_connections=200"],
                 cwd=self.dir, user=self.user, stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
@@ -175,14 +182,17 @@ class PostgresServer:
 
 
 @contextmanager
-def running_postgres(port: int | None = None) -> Iterator[PostgresServer]:
+def running_postgres(port: int | None = None, fsync: bool = False,
+                     ) -> Iterator[PostgresServer]:
     """A fresh PostgreSQL with database and role `pairpad` (random password, in `url`),
-    stopped and its temp dir removed on exit."""
+    stopped and its temp dir removed on exit; `fsync=True` makes commits durable (and slower).
+    """
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
         raise StartError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     server = PostgresServer(port=port or free_port(), dir=make_temp_dir("pairpad-pg-"),
-                            bin_dir=bin_dir, password=secrets.token_hex(12), user=_run_as())
+                            bin_dir=bin_dir, password=secrets.token_hex(12), user=_run_as(),
+                            fsync=fsync)
     try:
         server.init()
         yield server

@@ -45,6 +45,22 @@ def command(port: int, *args: str, timeout: float = 2.0) -> bytes:
         return reply.split(b"\r\n", 1)[0]
 
 
+def info(port: int, timeout: float = 2.0) -> dict[str, str]:
+    """`INFO` as a dict (`total_commands_processed`, `used_cpu_user`, ...): one bulk reply,
+    read to its announced length."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(b"*1\r\n$4\r\nINFO\r\n")
+        reply = b""
+        while b"\r\n" not in reply or len(reply) < (
+                reply.index(b"\r\n") + int(reply[1:reply.index(b"\r\n")]) + 4):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"redis on port {port} closed the connection")
+            reply += chunk
+    lines = reply.decode(errors="replace").split("\r\n")[1:]
+    return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
+
+
 def ping(port: int, timeout: float = 1.0) -> bool:
     """True when a Redis on `port` answers PING with PONG."""
     try:

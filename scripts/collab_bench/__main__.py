@@ -24,11 +24,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .worker import BUCKET_S, raise_fd_limit, worker_main
 
@@ -70,6 +71,25 @@ def proc_memory_kib(pid: int) -> dict[str, int]:
     return out
 
 
+def http_request(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, json.loads(data) if data else None
+    finally:
+        conn.close()
+
+
+def create_room(port: int) -> str:
+    status, room = http_request(port, "POST", "/rooms", {"name": "bench", "code": ""})
+    if status != 201:
+        raise RuntimeError(f"POST /rooms answered {status}: {room}")
+    return str(room["roomId"])
+
+
 class Server:
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
         self.port = free_port()
@@ -99,21 +119,21 @@ class Server:
         raise TimeoutError(f"server not healthy within {deadline_s}s")
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            data = response.read()
-            return response.status, json.loads(data) if data else None
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body)
 
     def create_room(self) -> str:
-        status, room = self.request("POST", "/rooms", {"name": "bench", "code": ""})
-        if status != 201:
-            raise RuntimeError(f"POST /rooms answered {status}: {room}")
-        return str(room["roomId"])
+        return create_room(self.port)
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {"server": self.proc.pid}
+
+    def snapshot(self) -> dict[str, float]:
+        return {"cpu:server": self.cpu_seconds()}
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.proc.pid)
@@ -129,6 +149,63 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class Target(Protocol):
+    """What the Pairpad scenarios drive: one `Server`, or several processes of one deployment
+    (scripts/collab_bench/cluster.py). Clients connect to `ports` round-robin."""
+
+    @property
+    def ports(self) -> list[int]: ...
+
+    @property
+    def pids(self) -> dict[str, int]: ...  # the Pairpad processes by name
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]: ...
+
+    def create_room(self) -> str: ...
+
+    def cpu_seconds(self) -> float: ...  # every Pairpad process together
+
+    def snapshot(self) -> dict[str, float]: ...  # cumulative counters: "cpu:<name>", ...
+
+    def memory_kib(self) -> dict[str, int]: ...
+
+    def stop(self) -> None: ...
+
+
+Starter = Callable[[dict[str, str]], Target]  # the server's environment -> a started target
+
+
+def run_wait_seconds(target: Target | HocuspocusServer) -> float:
+    return sum(proc_run_wait_seconds(pid) for pid in target.pids.values())
+
+
+def metric_total(port: int, name: str) -> float:
+    """The sum of a Prometheus counter's samples on one process (-1: not exposed)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    values = [float(line.split()[-1]) for line in text.splitlines()
+              if line.startswith(name) and not line.startswith("#")]
+    return sum(values) if values else -1.0
+
+
+def record_costs(result: Result, target: Target, before: dict[str, float],
+                 after: dict[str, float], receivers: int) -> None:
+    """The window's counters (CPU seconds per process, ...) and, per process, the updates it
+    accepted (the owners: relays accept none) into `result.extra`."""
+    result.extra["window"] = {k: round(after[k] - before[k], 3) for k in after}
+    result.extra["accepted"] = {
+        name: int(metric_total(port, "pairpad_updates_accepted_total"))
+        for name, port in zip(target.pids, target.ports, strict=True)}
+    if result.updates:
+        cpu = sum(v for k, v in result.extra["window"].items() if k.startswith("cpu:"))
+        result.extra["cpu_us_per_delivered"] = round(
+            1e6 * cpu / (result.updates * max(1, receivers)), 2)
 
 
 class HocuspocusServer:
@@ -167,6 +244,17 @@ class HocuspocusServer:
             return
         subprocess.run(["npm", "install", "--no-save", "--no-package-lock", "--no-audit",
                         "--no-fund", cls.PACKAGE], cwd=cls.FOLDER, check=True)
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {"hocuspocus": self.proc.pid}
+
+    def snapshot(self) -> dict[str, float]:
+        return {"cpu:hocuspocus": self.cpu_seconds()}
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.proc.pid)
@@ -215,6 +303,15 @@ def start_workers(count: int) -> list[Worker]:
         process.start()
         workers.append(Worker(process, parent))
     return workers
+
+
+def stop_workers(workers: list[Worker]) -> None:
+    for worker in workers:
+        worker.ask({"cmd": "exit"})
+    for worker in workers:
+        worker.process.join(timeout=10)
+        if worker.process.is_alive():
+            worker.process.terminate()
 
 
 def ask_all(workers: list[Worker], commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -278,18 +375,22 @@ def split(items: list[Any], parts: int) -> list[list[Any]]:
 
 def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors: int,
                     rate: float, duration: float, warmup: float, deflate: bool,
-                    measure: str, profile: Path | None = None) -> Result:
-    """One room, `authors` editors each typing `rate` edits a second for `duration` seconds."""
-    server = Server({"PAIRPAD_MAX_PARTICIPANTS": str(max(100, authors + 10)),
-                     "PAIRPAD_MESSAGES_PER_SECOND": str(max(100.0, rate * 20)),
-                     "PAIRPAD_PER_MESSAGE_DEFLATE": "true" if deflate else "false"}, workdir)
-    result = Result(name, authors, authors, rate, deflate, duration - warmup)
+                    measure: str, profile: Path | None = None, rooms: int = 1,
+                    start: Starter | None = None) -> Result:
+    """`rooms` rooms of `authors` editors each typing `rate` edits a second for `duration`
+    seconds, on a `Server` of its own or on what `start` starts."""
+    server = (start or (lambda env: Server(env, workdir)))(
+        {"PAIRPAD_MAX_PARTICIPANTS": str(max(100, authors + 10)),
+         "PAIRPAD_MESSAGES_PER_SECOND": str(max(100.0, rate * 20)),
+         "PAIRPAD_PER_MESSAGE_DEFLATE": "true" if deflate else "false"})
+    result = Result(name, authors, authors * rooms, rate, deflate, duration - warmup)
     try:
-        room = server.create_room()
-        clients = [(i, room, f"a{i}", True) for i in range(authors)]
+        room_ids = [server.create_room() for _ in range(rooms)]
+        clients = [(i, room_ids[i // authors], f"a{i}", True) for i in range(authors * rooms)]
         replies = ask_all(workers, [
-            {"cmd": "connect", "host": HOST, "port": server.port, "deflate": deflate,
-             "base_length": 0, "clients": part, "participants": {room: authors},
+            {"cmd": "connect", "host": HOST, "ports": server.ports, "deflate": deflate,
+             "base_length": 0, "clients": part,
+             "participants": dict.fromkeys(room_ids, authors),
              "timeout": 120.0} for part in split(clients, len(workers))])
         result.extra["connect_s"] = round(max(r["seconds"] for r in replies), 1)
         if any(r["failed"] or r["incomplete"] for r in replies):
@@ -299,22 +400,30 @@ def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors:
         for index, worker in enumerate(workers):
             worker.ask({"cmd": "run", "t0": t0, "duration": duration, "rate": rate,
                         "lo": lo, "hi": hi, "seed": index})
-        spy = start_profile(server, profile, lo, hi - lo) if profile else None
+        spy = (start_profile(server, profile, lo, hi - lo)
+               if profile and isinstance(server, Server) else None)
         wait_until(lo)
         cpu0 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
-                proc_run_wait_seconds(server.proc.pid))
+                run_wait_seconds(server))
+        snap0 = server.snapshot()
         wait_until(hi)
         cpu1 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
-                proc_run_wait_seconds(server.proc.pid))
-        made = sum(w.answer()["made"] for w in workers)
-        drained = ask_all(workers, [{"cmd": "drain", "final": {room: made}, "timeout": 30.0}
+                run_wait_seconds(server))
+        snap1 = server.snapshot()
+        made_by_room: Counter[str] = Counter()
+        for worker in workers:
+            made_by_room.update(worker.answer()["made_by_room"])
+        final = {room: made_by_room[room] for room in room_ids}
+        drained = ask_all(workers, [{"cmd": "drain", "final": final, "timeout": 30.0}
                                     for _ in workers])
         if spy is not None:
             spy.wait(timeout=60)
         try:
-            _, state = server.request("GET", f"/rooms/{room}")
-            if state["version"] != made:
-                result.notes.append(f"room at version {state['version']}, {made} edits made")
+            for room in room_ids:
+                _, state = server.request("GET", f"/rooms/{room}")
+                if state["version"] != final[room]:
+                    result.notes.append(f"room at version {state['version']}, "
+                                        f"{final[room]} edits made")
         except TimeoutError:
             result.notes.append("GET /rooms/{id} timed out after the drain (server backlog)")
         histogram = merge(drained, "confirm" if measure == "confirm" else "delivery")
@@ -325,6 +434,7 @@ def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors:
         result.updates = updates
         result.expected = (sum(r["pushes_in_window"] for r in drained) if measure == "confirm"
                            else updates * (authors - 1))
+        record_costs(result, server, snap0, snap1, receivers=authors - 1)
         result.server_cpu = (cpu1[0] - cpu0[0]) / (hi - lo)
         result.load_cpu = (cpu1[1] - cpu0[1]) / (hi - lo)
         result.server_wait = (cpu1[2] - cpu0[2]) / (hi - lo)
@@ -354,27 +464,28 @@ def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors:
 
 def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, authors: int,
                   observers: int, duration: float, warmup: float,
-                  profile: Path | None = None) -> Result:
+                  profile: Path | None = None, start: Starter | None = None) -> Result:
     """The fan-out issue's workload on `protocol` ("pairpad" or "hocuspocus"): `authors` each
     type a 13-character token a second at a random place; `observers` type nothing and time
     each token from its push to its arrival. CPU per delivered edit = server CPU over the
-    window / (updates in the window x receivers), receivers = every other client."""
+    window / (updates in the window x receivers), receivers = every other client. With
+    `start`, Pairpad is what it starts (e.g. several processes, clients round-robin)."""
     clients_n = authors + observers
-    server: Server | HocuspocusServer
+    server: Target | HocuspocusServer
     if protocol == "pairpad":
-        server = Server({"PAIRPAD_MAX_PARTICIPANTS": str(max(100, clients_n + 10)),
-                         "PAIRPAD_MESSAGES_PER_SECOND": "100",
-                         "PAIRPAD_PER_MESSAGE_DEFLATE": "false"}, workdir)
+        server = (start or (lambda env: Server(env, workdir)))(
+            {"PAIRPAD_MAX_PARTICIPANTS": str(max(100, clients_n + 10)),
+             "PAIRPAD_MESSAGES_PER_SECOND": "100", "PAIRPAD_PER_MESSAGE_DEFLATE": "false"})
     else:
         server = HocuspocusServer(workdir)
     result = Result(protocol, authors, clients_n, 1.0, False, duration - warmup)
     try:
-        room = server.create_room() if isinstance(server, Server) else "bench"
+        room = server.create_room() if not isinstance(server, HocuspocusServer) else "bench"
         clients = [(i, room, f"a{i}", i < authors) for i in range(clients_n)]
         parts = split(clients, len(workers))
         # Observers go to the first worker: their timing is never delayed by a busier one.
         replies = ask_all(workers, [
-            {"cmd": "connect", "host": HOST, "port": server.port, "deflate": False,
+            {"cmd": "connect", "host": HOST, "ports": server.ports, "deflate": False,
              "base_length": 0, "clients": part, "participants": {room: clients_n},
              "timeout": 120.0, "protocol": protocol, "workload": "token", "seed": index}
             for index, part in enumerate(parts)])
@@ -390,20 +501,23 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
                if profile and isinstance(server, Server) else None)
         wait_until(lo)
         cpu0 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
-                proc_run_wait_seconds(server.proc.pid))
+                run_wait_seconds(server))
+        snap0 = server.snapshot()
         wait_until(hi)
         cpu1 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
-                proc_run_wait_seconds(server.proc.pid))
+                run_wait_seconds(server))
+        snap1 = server.snapshot()
         memory = server.memory_kib()
         made = sum(w.answer()["made"] for w in workers)
         drained = ask_all(workers, [{"cmd": "drain", "final": {room: made}, "timeout": 30.0}
                                     for _ in workers])
         if spy is not None:
             spy.wait(timeout=60)
-        if isinstance(server, Server):
+        if not isinstance(server, HocuspocusServer):
             # Frames queued to peers (before a lagging peer's code_updates are merged) over
             # frames the clients received: how much merging saved.
-            result.extra["frames_queued"] = frames_queued(server)
+            result.extra["frames_queued"] = int(sum(
+                metric_total(port, "pairpad_ws_frames_sent_total") for port in server.ports))
             result.extra["frames_in"] = sum(r["frames_in"] for r in drained)
             result.notes.append(f"frames queued {result.extra['frames_queued']}, received "
                                 f"{result.extra['frames_in']}")
@@ -418,7 +532,9 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
         result.server_wait = (cpu1[2] - cpu0[2]) / (hi - lo)
         result.machine_load = os.getloadavg()[0]
         result.rss_mib, result.hwm_mib = memory["VmRSS"] / 1024, memory["VmHWM"] / 1024
-        if result.updates:
+        if not isinstance(server, HocuspocusServer):
+            record_costs(result, server, snap0, snap1, receivers=clients_n - 1)
+        elif result.updates:
             result.extra["cpu_us_per_delivered"] = round(
                 1e6 * (cpu1[0] - cpu0[0]) / (result.updates * (clients_n - 1)), 2)
         # Frames each client received per edit made (the whole run, joins included).
@@ -435,19 +551,6 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
     finally:
         server.stop()
     return result
-
-
-def frames_queued(server: Server) -> int:
-    conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
-    try:
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode()
-    finally:
-        conn.close()
-    for line in text.splitlines():
-        if line.startswith("pairpad_ws_frames_sent_total"):
-            return int(float(line.split()[-1]))
-    return -1
 
 
 def peer_table(results: list[Result]) -> str:
@@ -479,7 +582,7 @@ def idle_scenario(workers: list[Worker], workdir: Path, *, connections: int,
                    for i in range(per_room * len(rooms))]
         started = time.monotonic()
         replies = ask_all(workers, [
-            {"cmd": "connect", "host": HOST, "port": server.port, "deflate": False,
+            {"cmd": "connect", "host": HOST, "ports": server.ports, "deflate": False,
              "base_length": 0, "clients": part, "participants": dict.fromkeys(rooms, per_room),
              "timeout": 240.0} for part in split(clients, len(workers))])
         result.extra["connect_s"] = round(time.monotonic() - started, 1)
@@ -687,12 +790,7 @@ def main(argv: list[str] | None = None) -> int:
                 run(idle_scenario(workers, workdir, connections=args.idle,
                                   per_room=args.per_room))
     finally:
-        for worker in workers:
-            worker.ask({"cmd": "exit"})
-        for worker in workers:
-            worker.process.join(timeout=10)
-            if worker.process.is_alive():
-                worker.process.terminate()
+        stop_workers(workers)
     print()
     print(table(results))
     if args.json:
@@ -722,12 +820,7 @@ def peer_main(args: argparse.Namespace) -> int:
                     if profile is not None and profile.exists():
                         print(summarize_profile(profile), flush=True)
     finally:
-        for worker in workers:
-            worker.ask({"cmd": "exit"})
-        for worker in workers:
-            worker.process.join(timeout=10)
-            if worker.process.is_alive():
-                worker.process.terminate()
+        stop_workers(workers)
     print()
     print(peer_table(sorted(results, key=lambda r: (r.authors, r.name))))
     if args.json:

@@ -2,10 +2,11 @@
 
 The parent (`__main__`) sends commands over a pipe; each one is answered once:
 
-- `connect`: open every client's socket, then wait until each sees its room complete (the
+- `connect`: open every client's socket (client `index` to `ports[index % len(ports)]`: the
+  processes of one deployment round-robin), then wait until each sees its room complete (the
   participant count its room will have), so the joins' broadcast storm is over before timing.
 - `run`: every author types `rate` edits a second from `t0` for `duration` seconds; answers with
-  how many updates its authors pushed.
+  how many edits its authors made, in all and per room.
 - `drain`: wait until every client reached its room's final version; answers with latencies.
 - `close`, `exit`.
 
@@ -93,6 +94,7 @@ class Stats:
     updates_in_window: int = 0
     pushed: int = 0
     made: int = 0  # edits made; each becomes one update once pushed
+    made_by_room: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     out_of_order: int = 0
     closed: Counter[str] = field(default_factory=Counter)
@@ -159,6 +161,7 @@ class Editor:
 
     def edit(self) -> None:
         self.fleet.stats.made += 1
+        self.fleet.stats.made_by_room[self.room_id] += 1
         self.pending += 1
         self.push()
 
@@ -271,10 +274,10 @@ class YEditor:
 class Fleet:
     """The editors of one worker for one scenario."""
 
-    def __init__(self, host: str, port: int, deflate: bool, base_length: int,
+    def __init__(self, host: str, ports: list[int], deflate: bool, base_length: int,
                  protocol: str = "pairpad", workload: str = "line", seed: int = 0) -> None:
         self.host = host
-        self.port = port
+        self.ports = ports
         self.deflate = deflate
         self.base_length = base_length
         self.protocol = protocol
@@ -309,7 +312,8 @@ class Fleet:
             async with gate:
                 try:
                     async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                        editor.sock = await open_socket(self.host, self.port, path,
+                        port = self.ports[editor.index % len(self.ports)]
+                        editor.sock = await open_socket(self.host, port, path,
                                                         self.deflate, editor.on_message)
                 except (OSError, TimeoutError):
                     failed += 1
@@ -378,7 +382,7 @@ async def serve(pipe: Connection) -> None:
         command: dict[str, Any] = await asyncio.to_thread(pipe.recv)
         name = command["cmd"]
         if name == "connect":
-            fleet = Fleet(command["host"], command["port"], command["deflate"],
+            fleet = Fleet(command["host"], command["ports"], command["deflate"],
                           command["base_length"], command.get("protocol", "pairpad"),
                           command.get("workload", "line"), command.get("seed", 0))
             started = time.monotonic()
@@ -394,7 +398,7 @@ async def serve(pipe: Connection) -> None:
                              command["seed"])
             # Edits made while a push was in flight go out after its confirmation, so the
             # room's final version is the number of edits made, not of those pushed yet.
-            pipe.send({"made": fleet.stats.made})
+            pipe.send({"made": fleet.stats.made, "made_by_room": dict(fleet.stats.made_by_room)})
         elif name == "drain":
             assert fleet is not None
             behind = await fleet.wait_reached("version", command["final"], command["timeout"])
