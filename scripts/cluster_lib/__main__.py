@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from types import FrameType
 
-from scripts.cluster_lib.nginx_proxy import running_nginx
+from scripts.cluster_lib.nginx_proxy import BALANCES, running_nginx
 from scripts.cluster_lib.pairpad_process import PairpadProcess, PrefixedOutput, start_pairpad
 from scripts.cluster_lib.postgres_server import running_postgres
 from scripts.cluster_lib.process import StartError, free_port
@@ -42,6 +42,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="Pairpad processes behind nginx (default: 3)")
     parser.add_argument("--port", type=int, default=8000,
                         help="nginx listens on 127.0.0.1:PORT (default: 8000; 0: a free port)")
+    parser.add_argument("--balance", choices=BALANCES, default="round-robin",
+                        help="how nginx spreads requests: round-robin, or room (a room's "
+                             "clients meet on one process; docs/deploy.md \"Capacity\")")
     parser.add_argument("--server-module", default="server", metavar="MODULE",
                         help="what `python -m` runs as a Pairpad process (default: server)")
     parser.add_argument("server_args", nargs="*", metavar="-- SERVER_ARG",
@@ -108,7 +111,8 @@ def run(args: argparse.Namespace, stack: ExitStack, say: Callable[[str], None],
         process.wait_healthy()
         say(f"{process.name:<10} {process.url}  (pid {process.proc.pid})")
 
-    nginx = stack.enter_context(running_nginx([p.port for p in processes], port=args.port))
+    nginx = stack.enter_context(running_nginx([p.port for p in processes], port=args.port,
+                                                balance=args.balance))
     say(f"nginx      {nginx.url}  round-robin over {len(processes)} processes "
         f"(conf {nginx.conf})")
     say(f"admin token (every process): {token}")

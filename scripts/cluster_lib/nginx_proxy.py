@@ -37,13 +37,24 @@ def nginx_binary() -> str | None:
     return find_binary("nginx", ("/usr/sbin",))
 
 
+BALANCES = ("round-robin", "room")
+
+
 def render_conf(prefix: Path, listen_port: int, backend_ports: Sequence[int],
-                worker_processes: int = 1) -> str:
+                worker_processes: int = 1, balance: str = "round-robin") -> str:
     """The whole nginx.conf. One worker by default: round-robin state is per worker, so one
-    worker alternates exactly (tests rely on it); `scripts/cluster` may ask for more."""
+    worker alternates exactly (tests rely on it); `scripts/cluster` may ask for more.
+
+    `balance="room"` sends every request that names a room (`/ws/<room>/…`, `/r/<room>`,
+    `/rooms/<room>`) to the process its id hashes to, so a room's clients meet on one process,
+    its owner, and nothing is relayed (docs/deploy.md "Capacity"); the rest is round-robin."""
     if not backend_ports:
         raise ValueError("nginx needs at least one backend")
+    if balance not in BALANCES:
+        raise ValueError(f"balance must be one of {BALANCES}")
     servers = "\n".join(f"        server 127.0.0.1:{port};" for port in backend_ports)
+    if balance == "room":  # an empty key falls back to round-robin in nginx's hash
+        servers = "        hash $pairpad_room consistent;\n" + servers
     # As root, workers run as nobody by default and could not write into a root-owned temp
     # dir; make_temp_dir leaves the prefix traversable, and nginx chowns its temp dirs.
     return f"""\
@@ -68,6 +79,12 @@ http {{
     map $http_upgrade $connection_upgrade {{
         default upgrade;
         ''      '';
+    }}
+
+    # The room a request is about (used by balance="room"; empty: no room).
+    map $uri $pairpad_room {{
+        ~^/(?:ws|r|rooms)/(?<room>[A-Za-z0-9_-]+)  $room;
+        default                                   '';
     }}
 
     upstream pairpad {{
@@ -121,9 +138,9 @@ class NginxProxy:
     def log(self) -> Path:
         return self.dir / "error.log"
 
-    def start(self, worker_processes: int = 1) -> None:
+    def start(self, worker_processes: int = 1, balance: str = "round-robin") -> None:
         self.conf.write_text(render_conf(self.dir, self.port, self.backend_ports,
-                                         worker_processes))
+                                         worker_processes, balance))
         with (self.dir / "stderr.log").open("ab") as out:
             # -e: nginx opens its compiled-in error log before reading the conf; keep it here.
             self.proc = subprocess.Popen(
@@ -147,16 +164,17 @@ class NginxProxy:
 
 @contextmanager
 def running_nginx(backend_ports: Sequence[int], port: int | None = None,
-                  worker_processes: int = 1) -> Iterator[NginxProxy]:
-    """nginx on `port` (a free one by default) round-robin over `backend_ports` on 127.0.0.1,
-    stopped and its temp dir removed on exit."""
+                  worker_processes: int = 1, balance: str = "round-robin",
+                  ) -> Iterator[NginxProxy]:
+    """nginx on `port` (a free one by default) over `backend_ports` on 127.0.0.1 (`balance`:
+    see `render_conf`), stopped and its temp dir removed on exit."""
     binary = nginx_binary()
     if binary is None:
         raise StartError("nginx is not installed (Debian: apt-get install nginx)")
     proxy = NginxProxy(port=port or free_port(), dir=make_temp_dir("pairpad-nginx-"),
                        backend_ports=tuple(backend_ports), binary=binary)
     try:
-        proxy.start(worker_processes)
+        proxy.start(worker_processes, balance)
         yield proxy
     finally:
         proxy.stop()

@@ -23,6 +23,7 @@ from editor_core.close_codes import CloseCode
 from tests.live.sim import Crowd, LogView, SimEditor, create_room, get_room, pull_log, replay
 from tests.support.cluster_process import ADMIN_TOKEN, launch_member
 from tests.support.live_server import LiveServer
+from tests.support.nginx import nginx
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer
 
@@ -192,3 +193,24 @@ def test_a_full_room_counts_every_process(tmp_path: Path, postgres: PostgresServ
     finally:
         a.stop()
         b.stop()
+
+
+async def test_room_balancing_puts_a_rooms_clients_on_its_owner(
+        members: list[LiveServer]) -> None:
+    """nginx with `balance="room"` (docs/deploy.md "Capacity"): every client of a room reaches
+    the same process, so nothing is relayed; different rooms still spread."""
+    with nginx([m.port for m in members], balance="room") as proxy:
+        rooms = [(await create_room(proxy.url, f"# {i}\n"))["roomId"] for i in range(10)]
+        served: dict[str, set[str]] = {}
+        async with asyncio.timeout(DEADLINE_S):
+            for room_id in rooms:
+                for client in ("a", "b"):
+                    url = f"{proxy.ws_url}/ws/{room_id}/{client}?name={client}"
+                    async with websockets.connect(url) as ws:
+                        await next_of(ws, "init")
+                    state = await get_room(proxy.url, room_id)
+                    assert state["roomId"] == room_id
+                served[room_id] = {m.url for m in members for client in ("a", "b")
+                                   if f"room={room_id} client={client} " in m.log_text()}
+    assert all(len(urls) == 1 for urls in served.values()), served
+    assert len(set().union(*served.values())) > 1, "every room hashed to one process"

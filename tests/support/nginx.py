@@ -20,9 +20,9 @@ __all__ = ["NginxProxy", "nginx"]
 
 
 @contextmanager
-def nginx(backend_ports: Sequence[int]) -> Iterator[NginxProxy]:
+def nginx(backend_ports: Sequence[int], balance: str = "round-robin") -> Iterator[NginxProxy]:
     """Skips (fails under CI=true) when nginx is not installed."""
     if nginx_binary() is None:
         missing("nginx", "nginx")
-    with running_nginx(backend_ports) as proxy:
+    with running_nginx(backend_ports, balance=balance) as proxy:
         yield proxy
