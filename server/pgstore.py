@@ -40,10 +40,13 @@ MIGRATION_LOCK = 0x5061697270616401  # "Pairpad" + 1
 
 # The database is unreachable or our connection to it broke (restart, crash, network): a
 # refused or reset socket, a closed connection, "the database system is starting up"/"shutting
-# down". Anything else (a constraint, a bug) is a real failure and keeps its traceback.
+# down", or asyncpg's protocol left mid-message (a dying server's last FATAL arrives on an idle
+# connection before its close: "another operation is in progress"). Anything else (a
+# constraint, a bug) is a real failure and keeps its traceback.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError)
+    OSError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError)
 
 
 @contextlib.contextmanager
@@ -176,9 +179,23 @@ class PostgresStore(SqlStore):
                     kept = [p for p in batch if p not in refused]
                     for sql, params in grouped(kept).items():
                         await conn.executemany(numbered(sql), params)
+            except BaseException as exc:
+                # An error the server answered (a constraint) rolled back on a sound
+                # connection; after anything else its state is unknown: the next batch
+                # takes a fresh one.
+                if not isinstance(exc, asyncpg.PostgresError) or isinstance(
+                        exc, CONNECTION_ERRORS):
+                    self._drop_writer(conn)
+                raise
             finally:
                 watchdog.cancel()
         return refused
+
+    def _drop_writer(self, conn: asyncpg.Connection) -> None:
+        if self._conn is conn:
+            self._conn = None
+        with contextlib.suppress(asyncpg.InterfaceError):  # already back in the pool
+            conn.terminate()  # gives its pool slot back, to reconnect on the next acquire
 
     async def _writer_connection(self) -> asyncpg.Connection:
         """The writer's connection; a new one from the pool when the last one broke."""
@@ -194,7 +211,7 @@ class PostgresStore(SqlStore):
 
     def _abandon(self, conn: asyncpg.Connection) -> None:
         log.warning("event=store.commit_timeout seconds=%.1f", self._commit_timeout)
-        conn.terminate()
+        self._drop_writer(conn)
 
     async def _refuse_fenced(self, conn: asyncpg.Connection, batch: list[Pending]
                              ) -> dict[Pending, Exception]:
