@@ -59,6 +59,14 @@ class RoomMoved(PairpadError):
     code = "room_moved"
 
 
+class StoreUnavailable(RetryLater):
+    """The database cannot be reached or our connection to it broke (a restart, a crash, a
+    network cut). What was in flight may or may not have committed; nothing of it was
+    confirmed. The client retries; the store reconnects on its next use."""
+
+    code = "store_unavailable"
+
+
 class RateLimited(RetryLater):
     """A connection sent more messages than its token bucket allows (server/connection.py)."""
 
@@ -73,6 +81,7 @@ HTTP_STATUS: dict[type[PairpadError], int] = {
     Unauthorized: 401,
     RoomNotFound: 404,
     RoomMoved: 503,
+    StoreUnavailable: 503,
     UnknownRun: 404,
     InvalidVersion: 409,
     RoomLocked: 409,

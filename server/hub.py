@@ -127,9 +127,14 @@ class Hub:
 
     async def _load(self, room_id: str) -> Room | None:
         store = self.services.store
-        # Fence any earlier owner before reading (docs/deploy.md): its later writes fail.
-        await store.claim(room_id)
-        loaded = await store.load_room(room_id)
+        try:
+            # Fence any earlier owner before reading (docs/deploy.md): its later writes fail.
+            await store.claim(room_id)
+            loaded = await store.load_room(room_id)
+        except Exception:  # e.g. the store is down: let the next request, anywhere, load it
+            if self.cluster is not None:
+                await self.cluster.bus.release(room_id)
+            raise
         if loaded is None:
             if self.cluster is not None:
                 await self.cluster.bus.release(room_id)

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from server.errors import StoreUnavailable
+
 log = logging.getLogger("pairpad.store")
 
 MIGRATIONS: list[str] = [
@@ -203,7 +205,11 @@ class SqlStore:
             try:
                 refused = await self._commit(batch) if any(p.writes for p in batch) else {}
             except Exception as exc:  # a failed commit fails every write in it, loudly
-                log.exception("event=store.commit_failed writes=%d", len(batch))
+                if isinstance(exc, StoreUnavailable):  # expected while the database restarts
+                    log.warning("event=store.commit_failed writes=%d error=%r", len(batch),
+                                exc.message)
+                else:
+                    log.exception("event=store.commit_failed writes=%d", len(batch))
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(exc)

@@ -19,7 +19,7 @@ from server import messages
 from server.clock import now_iso
 from server.connection import Connection, TokenBucket
 from server.dispatch import dispatch, reply_error
-from server.errors import RateLimited, RoomMoved, RoomNotFound
+from server.errors import RateLimited, RoomMoved, RoomNotFound, StoreUnavailable
 from server.hub import Hub
 from server.relay import RelayRoom
 from server.room import Room
@@ -62,6 +62,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     except RoomMoved:
         await websocket.close(CloseCode.SERVICE_RESTART, "the room moved; reconnect")
+        return
+    except StoreUnavailable as exc:  # the database restarts: the client retries with backoff
+        log.warning("event=ws.store_unavailable room=%s client=%s error=%r", room_id,
+                    client_id, exc.message)
+        await websocket.close(CloseCode.INTERNAL_ERROR, "the store is unavailable; reconnect")
         return
     metrics = hub.services.metrics
     metrics.connections.inc()
