@@ -147,11 +147,11 @@ class Cluster:
         conn_id = message["conn"]
         link = self._link(room_id, sender)
         if room is None or room.failed:
-            # Not ours (any more): the relay resets its clients of this room.
+            # Not ours (any more): the relay resets its clients of this room, and only these.
             if message["t"] == "join":
                 link.reply({"t": "joined", "conn": conn_id, "error": "room_moved"})
-            else:
-                self.bus.send(sender, {"t": "reset"})
+            elif message["t"] == "msg":
+                link.reply({"t": "moved"})
             return
         peers = self._remote.setdefault((room_id, sender), {})
         if message["t"] == "join":

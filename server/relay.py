@@ -157,6 +157,8 @@ class RelayRoom:
                 conn = self._local.get(item["to"])
                 if conn is not None:
                     conn.close(item["code"], item["reason"])
+            elif kind == "moved":
+                self.reset("the owner no longer serves the room")
             elif kind == "joined":
                 future = self._joining.get(item["conn"])
                 if future is not None and not future.done():

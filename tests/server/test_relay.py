@@ -127,3 +127,17 @@ async def test_a_reset_closes_every_client_with_1012_and_still_sends_leaves() ->
     assert relay.failed
     relay.leave(ada)
     assert bus.sent[-1] == ("owner", {"t": "leave", "room": "room1", "conn": conn_id})
+
+
+async def test_an_owner_that_no_longer_serves_the_room_resets_this_room_only() -> None:
+    bus = FakeBus()
+    relay, other = RelayRoom(bus, "owner", "room1"), RelayRoom(bus, "owner", "room2")
+    ada = conn("ada")
+    joining = asyncio.create_task(relay.join(ada))
+    await next_turn()
+    relay.deliver([{"t": "joined", "conn": bus.sent[-1][1]["conn"], "error": None}])
+    await joining
+    relay.deliver([{"t": "moved"}])
+    assert cast(FakeConn, ada).closed == (CloseCode.SERVICE_RESTART, "the room moved; reconnect")
+    assert relay.failed
+    assert not other.failed
