@@ -37,6 +37,32 @@ class TokenBucket:
         return (1 - self.tokens) / self.rate if self.rate > 0 else 1.0
 
 
+class Flag:
+    """What `Connection` needs of an `asyncio.Event` (set once, waited for at shutdown), without
+    the waiter deque an Event allocates up front: ~0.8 KiB of every idle connection."""
+
+    __slots__ = ("_future", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._future: asyncio.Future[None] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    async def wait(self) -> None:
+        if self._set:
+            return
+        if self._future is None:
+            self._future = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._future)  # a cancelled waiter leaves the others waiting
+
+
 class Connection:
     def __init__(self, websocket: WebSocket, room_id: str, client_id: str, name: str,
                  remote: str, connected_at: str, max_queue: int) -> None:
@@ -52,7 +78,7 @@ class Connection:
         self._frames: list[str] = []
         self._wakeup: asyncio.Future[None] | None = None  # while the sender waits for frames
         self._close: tuple[int, str] | None = None
-        self.closed = asyncio.Event()  # set once the close frame went out (or could not)
+        self.closed = Flag()  # set once the close frame went out (or could not)
         self._task: asyncio.Task[None] | None = None
         self._receiver: asyncio.Task[Any] | None = None
         self.dropped = False  # closed by the server as too slow
