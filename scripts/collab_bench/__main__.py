@@ -90,7 +90,42 @@ def create_room(port: int) -> str:
     return str(room["roomId"])
 
 
-class Server:
+class OneProcess:
+    """A server that is one process on one port: CPU, memory and a SIGTERM stop, read from
+    /proc under `name`."""
+
+    name = "server"
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {self.name: self.proc.pid}
+
+    def snapshot(self) -> dict[str, float]:
+        return {f"cpu:{self.name}": self.cpu_seconds()}
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.proc.pid)
+
+    def memory_kib(self) -> dict[str, int]:
+        return proc_memory_kib(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Server(OneProcess):
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
         self.port = free_port()
         self.log_path = workdir / f"server-{self.port}.log"
@@ -124,31 +159,6 @@ class Server:
     def create_room(self) -> str:
         return create_room(self.port)
 
-    @property
-    def ports(self) -> list[int]:
-        return [self.port]
-
-    @property
-    def pids(self) -> dict[str, int]:
-        return {"server": self.proc.pid}
-
-    def snapshot(self) -> dict[str, float]:
-        return {"cpu:server": self.cpu_seconds()}
-
-    def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.proc.pid)
-
-    def memory_kib(self) -> dict[str, int]:
-        return proc_memory_kib(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Target(Protocol):
@@ -208,12 +218,13 @@ def record_costs(result: Result, target: Target, before: dict[str, float],
             1e6 * cpu / (result.updates * max(1, receivers)), 2)
 
 
-class HocuspocusServer:
+class HocuspocusServer(OneProcess):
     """`@hocuspocus/server` 4.7.0 (scripts/collab_bench/hocuspocus/server.mjs) in its own Node
     process, installed on first use with `npm install --no-save` into that folder."""
 
     FOLDER = Path(__file__).resolve().parent / "hocuspocus"
     PACKAGE = "@hocuspocus/server@4.7.0"
+    name = "hocuspocus"
 
     def __init__(self, workdir: Path) -> None:
         self.install()
@@ -245,31 +256,6 @@ class HocuspocusServer:
         subprocess.run(["npm", "install", "--no-save", "--no-package-lock", "--no-audit",
                         "--no-fund", cls.PACKAGE], cwd=cls.FOLDER, check=True)
 
-    @property
-    def ports(self) -> list[int]:
-        return [self.port]
-
-    @property
-    def pids(self) -> dict[str, int]:
-        return {"hocuspocus": self.proc.pid}
-
-    def snapshot(self) -> dict[str, float]:
-        return {"cpu:hocuspocus": self.cpu_seconds()}
-
-    def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.proc.pid)
-
-    def memory_kib(self) -> dict[str, int]:
-        return proc_memory_kib(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 # -- the load processes --------------------------------------------------------------------------
