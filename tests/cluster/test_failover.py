@@ -72,6 +72,12 @@ async def pull_when_served(member: LiveServer, room_id: str,
                 raise
 
 
+def print_logs(members: list[LiveServer]) -> None:
+    """The end of each member's log, for a failing test's report."""
+    for member in members:
+        print(f"--- {member.url}\n{member.log_text()[-4000:]}")
+
+
 def stop_all(members: list[LiveServer]) -> None:
     for member in members:
         member.stop(signal.SIGKILL if member.proc.poll() is None else signal.SIGTERM)
@@ -122,8 +128,7 @@ async def test_the_owner_dies_while_people_type(tmp_path: Path, postgres: Postgr
         check(crowd, state, log)
         assert sum(1 for m in members if m.proc.poll() is None) == 2
     except BaseException:
-        for member in members:
-            print(f"--- {member.url}\n{member.log_text()[-4000:]}")
+        print_logs(members)
         raise
     finally:
         stop_all(members)
@@ -167,8 +172,7 @@ async def test_every_process_dies_and_nothing_confirmed_is_lost(
             _, log = await pull_log(members[-3].ws_url, room_id)
         check(crowd, state, log)
     except BaseException:
-        for member in members:
-            print(f"--- {member.url}\n{member.log_text()[-4000:]}")
+        print_logs(members)
         raise
     finally:
         stop_all(members)
@@ -190,8 +194,7 @@ async def test_redis_dies_and_comes_back_empty_while_people_type(
         for member in members:  # every process serves the room again
             assert (await get_room(member.url, room_id))["version"] == state["version"]
     except BaseException:
-        for member in members:
-            print(f"--- {member.url}\n{member.log_text()[-4000:]}")
+        print_logs(members)
         raise
     finally:
         stop_all(members)
@@ -236,8 +239,7 @@ async def test_a_dead_process_leaves_and_its_run_lock_goes_with_it(
             await cy.send(json.dumps({"type": "stop", "runId": lock["runId"]}))
             assert (await next_of(cy, "execution_result"))["status"] == "stopped"
     except BaseException:
-        for member in members:
-            print(f"--- {member.url}\n{member.log_text()[-4000:]}")
+        print_logs(members)
         raise
     finally:
         stop_all(members)

@@ -16,7 +16,7 @@ import pytest
 
 from server.errors import StoreUnavailable
 from server.pgstore import PostgresStore
-from tests.cluster.test_failover import INITIAL, check, start, stop_all
+from tests.cluster.test_failover import INITIAL, check, print_logs, start, stop_all
 from tests.live.sim import Crowd, LogView, SimEditor, create_room, get_room, pull_log
 from tests.server.test_store import insert_at_end, record
 from tests.support.postgres_server import PostgresServer, postgres_server
@@ -108,8 +108,7 @@ async def test_postgres_restarts_while_people_type(
               f" restart ({resumed - killed:.2f} s after the kill);"
               f" reconnects: {sum(e.sessions - 1 for e in crowd.editors)}")
     except BaseException:
-        for member in members:
-            print(f"--- {member.url}\n{member.log_text()[-4000:]}")
+        print_logs(members)
         raise
     finally:
         stop_all(members)
