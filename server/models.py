@@ -5,9 +5,10 @@ so each of those shapes has this one definition."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from pydantic.alias_generators import to_camel
 
 if TYPE_CHECKING:
@@ -22,10 +23,28 @@ class Wire(BaseModel):
 # -- requests ------------------------------------------------------------------------------
 
 
+ROOM_NAME_MAX = 200  # the web form's maxlength too (static/src/landing.js)
+
+
+def printable_name(name: str) -> bool:
+    """Some visible text and no control characters (NUL, line breaks, ...): room names and
+    display names are shown in titles and lists."""
+    return bool(name.strip()) and not any(
+        unicodedata.category(ch).startswith("C") for ch in name)
+
+
 class CreateRoomRequest(Wire):
-    name: StrictStr | None = Field(default=None, max_length=200)
+    name: StrictStr | None = Field(default=None, max_length=ROOM_NAME_MAX)
     language: StrictStr = "python"
     code: StrictStr = ""
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, name: str | None) -> str | None:
+        if name is not None and not printable_name(name):
+            raise ValueError("must contain visible text and no control characters or line"
+                             " breaks")
+        return name
 
 
 class AutocompleteRequest(Wire):

@@ -9,7 +9,6 @@ import asyncio
 import logging
 import re
 import time
-import unicodedata
 
 from starlette.websockets import WebSocket
 
@@ -21,6 +20,7 @@ from server.connection import Connection, TokenBucket
 from server.dispatch import dispatch, reply_error
 from server.errors import RateLimited, RoomMoved, RoomNotFound, StoreUnavailable
 from server.hub import Hub
+from server.models import printable_name
 from server.relay import RelayRoom
 from server.room import Room
 
@@ -31,8 +31,7 @@ MAX_NAME = 64
 
 
 def valid_name(name: str) -> bool:
-    return 0 < len(name) <= MAX_NAME and name.strip() != "" and not any(
-        unicodedata.category(ch).startswith("C") for ch in name)
+    return 0 < len(name) <= MAX_NAME and printable_name(name)
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:

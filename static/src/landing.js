@@ -4,13 +4,16 @@ import { h } from "./dom.js";
 import { roomIdFromInput } from "./ids.js";
 import { forgetRoom, recentRooms } from "./storage.js";
 
+// The server's limit on a room name (server/models.py ROOM_NAME_MAX).
+export const ROOM_NAME_MAX = 200;
+
 /**
  * @param {HTMLElement} root
  * @param {{notice?: string}} [options] a notice shown above the forms
  */
 export function startLanding(root, { notice } = {}) {
   document.title = "Pairpad — collaborative Python";
-  const createName = h("input", { id: "room-name", name: "name", maxlength: 100, placeholder: "e.g. Interview warm-up", autocomplete: "off" });
+  const createName = h("input", { id: "room-name", name: "name", maxlength: ROOM_NAME_MAX, placeholder: "e.g. Interview warm-up", autocomplete: "off" });
   const createError = h("p", { class: "form-error", role: "alert", "aria-live": "assertive" });
   const createButton = h("button", { type: "submit", class: "primary" }, "Create a room");
   const createForm = h("form", {

@@ -47,6 +47,20 @@ async def test_create_a_room_from_the_landing_page_then_find_it_in_recent_rooms(
         await context.close()
 
 
+async def test_a_first_visit_shows_no_empty_recent_rooms_card(
+    server: LiveServer, browser: Browser
+) -> None:
+    context = await browser.new_context()  # nothing remembered yet
+    try:
+        page = await context.new_page()
+        await page.goto(server.url + "/")
+        await expect(page.get_by_role("button", name="Create a room")).to_be_visible()
+        await expect(page.locator(".recent-card")).to_be_hidden()
+        assert await page.get_by_label("Room name").get_attribute("maxlength") == "200"
+    finally:
+        await context.close()
+
+
 async def test_join_by_pasting_a_link(server: LiveServer, browser: Browser) -> None:
     room = await create_room(server, "", name="Pasted")
     context = await browser.new_context()

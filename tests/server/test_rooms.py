@@ -8,6 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from server.app import DIST
+from server.models import ROOM_NAME_MAX
 from tests.server.conftest import ADMIN, ClientFactory, new_room
 
 
@@ -43,6 +44,20 @@ def test_empty_body_creates_a_default_room(client: TestClient) -> None:
     response = client.post("/rooms", content=b"")
     assert response.status_code == 201
     assert response.json()["code"] == ""
+
+
+@pytest.mark.parametrize("name", ["   ", "a\x00b", "two\nlines", "tab\there"])
+def test_a_room_name_without_text_or_with_control_characters_is_422(client: TestClient,
+                                                                      name: str) -> None:
+    response = client.post("/rooms", json={"name": name})
+    assert response.status_code == 422
+    assert error_code(response) == "validation_error"
+    assert response.json()["error"]["details"][0]["loc"][-1] == "name"
+
+
+def test_the_web_form_allows_the_room_names_the_server_does() -> None:
+    landing = (DIST.parent / "src" / "landing.js").read_text()
+    assert f"ROOM_NAME_MAX = {ROOM_NAME_MAX};" in landing
 
 
 def test_get_room_returns_state(client: TestClient) -> None:
