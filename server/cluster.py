@@ -26,7 +26,6 @@ from server.bus import LEASE_MS, Bus, Message
 from server.dispatch import dispatch, reply_error
 from server.errors import RoomMoved
 from server.relay import Link, RelayRoom, RemotePeer
-from server.room import Room
 
 if TYPE_CHECKING:
     from server.hub import Hub
@@ -45,7 +44,8 @@ class Cluster:
         self._links: dict[tuple[str, str], Link] = {}
         self._remote: dict[tuple[str, str], dict[str, RemotePeer]] = {}  # (room, process)
         self._requests: dict[str, asyncio.Future[Any]] = {}
-        self._waiting: dict[str, list[tuple[str, Message]]] = {}  # rooms being loaded
+        self._waiting: dict[str, list[tuple[str, Message]]] = {}  # rooms being looked up
+        self._settled: set[str] = set()  # looked up: answer what waited without looking again
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -138,11 +138,11 @@ class Cluster:
             waiting.append((sender, message))
             return
         room = self.hub.rooms.get(room_id)
-        loading = self.hub.loading(room_id)
-        if room is None and loading is not None:
-            # We hold the lease and are loading the room: answer once it is loaded.
+        if room is None and message["t"] != "leave" and room_id not in self._settled:
+            # Not loaded here: we may hold the lease and be about to load it (the relay heard
+            # of our claim before our own request resumed). Look, then answer in order.
             self._waiting[room_id] = [(sender, message)]
-            self.hub.spawn(self._after_load(room_id, loading))
+            self.hub.spawn(self._after_load(room_id))
             return
         conn_id = message["conn"]
         link = self._link(room_id, sender)
@@ -155,6 +155,12 @@ class Cluster:
             return
         peers = self._remote.setdefault((room_id, sender), {})
         if message["t"] == "join":
+            current = room.session.peers.get(message["client"])
+            if current is not None and current.connected_at > message.get("at", ""):
+                # A join that the bus delivered after a newer connection of the same client
+                # (through another process): the newer one stays; this one is long gone.
+                link.reply({"t": "joined", "conn": conn_id, "error": "stale"})
+                return
             joining = RemotePeer(link, conn_id, message["client"], message["name"],
                               message.get("remote", "?"), message.get("at", ""))
             try:
@@ -176,11 +182,23 @@ class Cluster:
             except PairpadError as exc:
                 reply_error(room.services.metrics, room_id, peer, exc, parsed)
 
-    async def _after_load(self, room_id: str, loading: asyncio.Future[Room | None]) -> None:
-        with contextlib.suppress(Exception):  # a failed load answers "moved" below
-            await asyncio.shield(loading)
-        for sender, message in self._waiting.pop(room_id, []):
-            self._owner_event(sender, room_id, message)
+    async def _after_load(self, room_id: str) -> None:
+        """Load the room if this process owns it (or is loading it), then handle what waited
+        for that; a room owned elsewhere answers "moved"."""
+        try:
+            loading = self.hub.loading(room_id)
+            if loading is not None:
+                await asyncio.shield(loading)
+            elif (await self.bus.owners([room_id])).get(room_id) == self.id:
+                await self.hub.get(room_id)
+        except Exception:  # a failed load answers "moved" below
+            log.info("event=cluster.load_failed room=%s", room_id)
+        self._settled.add(room_id)
+        try:
+            for sender, message in self._waiting.pop(room_id, []):
+                self._owner_event(sender, room_id, message)
+        finally:
+            self._settled.discard(room_id)
 
     def _answer_state(self, sender: str, room_id: str, message: Message) -> None:
         room = self.hub.rooms.get(room_id)

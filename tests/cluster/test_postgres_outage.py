@@ -94,6 +94,7 @@ async def test_postgres_restarts_while_people_type(
                     await create_room(members[1].url, "x")
                 assert refused.value.code == 503
                 assert refused.value.headers["Retry-After"] == "1"
+                refused.value.close()
                 during = crowd.log.top
                 await asyncio.to_thread(pg.start)
                 back = time.monotonic()
