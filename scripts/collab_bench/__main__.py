@@ -309,6 +309,9 @@ def ask_all(workers: list[Worker], commands: list[dict[str, Any]]) -> list[dict[
 # -- statistics ----------------------------------------------------------------------------------
 
 
+Cpu = tuple[float, float, float]
+
+
 def percentile_ms(histogram: Counter[int], q: float) -> float | None:
     """The `q` quantile (0..1) of a 0.1 ms histogram, as the upper edge of its bucket."""
     total = sum(histogram.values())
@@ -351,12 +354,44 @@ class Result:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def take_cpu(self, start: Cpu, end: Cpu, seconds: float) -> None:
+        """Shares of one core over a window of `seconds` (see `run_window`)."""
+        self.server_cpu = (end[0] - start[0]) / seconds
+        self.load_cpu = (end[1] - start[1]) / seconds
+        self.server_wait = (end[2] - start[2]) / seconds
+
+    def take_latency(self, histogram: Counter[int]) -> None:
+        """p50/p95/p99/max and the sample count of a merged latency histogram."""
+        self.latency_ms = {f"p{q}": percentile_ms(histogram, q / 100) for q in (50, 95, 99)}
+        self.latency_ms["max"] = percentile_ms(histogram, 1.0)
+        self.samples = sum(histogram.values())
+
 
 # -- scenarios -----------------------------------------------------------------------------------
 
 
 def split(items: list[Any], parts: int) -> list[list[Any]]:
     return [items[i::parts] for i in range(parts)]
+
+
+def run_window(server: Any, workers: list[Worker], profile: Path | None, rate: float,
+               warmup: float, duration: float,
+               ) -> tuple[Any, tuple[Cpu, dict[str, float]], tuple[Cpu, dict[str, float]]]:
+    """Start every worker typing at `rate`, profile the measured window if asked, and read the
+    CPU (server, load generator, server's run-queue wait) and counters at its two ends."""
+    t0 = time.monotonic() + 0.5
+    lo, hi = t0 + warmup, t0 + duration
+    for index, worker in enumerate(workers):
+        worker.ask({"cmd": "run", "t0": t0, "duration": duration, "rate": rate,
+                    "lo": lo, "hi": hi, "seed": index})
+    spy = (start_profile(server, profile, lo, hi - lo)
+           if profile and isinstance(server, Server) else None)
+    ends = []
+    for moment in (lo, hi):
+        wait_until(moment)
+        ends.append(((server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
+                      run_wait_seconds(server)), server.snapshot()))
+    return spy, ends[0], ends[1]
 
 
 def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors: int,
@@ -381,21 +416,8 @@ def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors:
         result.extra["connect_s"] = round(max(r["seconds"] for r in replies), 1)
         if any(r["failed"] or r["incomplete"] for r in replies):
             result.notes.append(f"connect: {replies}")
-        t0 = time.monotonic() + 0.5
-        lo, hi = t0 + warmup, t0 + duration
-        for index, worker in enumerate(workers):
-            worker.ask({"cmd": "run", "t0": t0, "duration": duration, "rate": rate,
-                        "lo": lo, "hi": hi, "seed": index})
-        spy = (start_profile(server, profile, lo, hi - lo)
-               if profile and isinstance(server, Server) else None)
-        wait_until(lo)
-        cpu0 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
-                run_wait_seconds(server))
-        snap0 = server.snapshot()
-        wait_until(hi)
-        cpu1 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
-                run_wait_seconds(server))
-        snap1 = server.snapshot()
+        spy, (cpu0, snap0), (cpu1, snap1) = run_window(server, workers, profile, rate,
+                                                       warmup, duration)
         made_by_room: Counter[str] = Counter()
         for worker in workers:
             made_by_room.update(worker.answer()["made_by_room"])
@@ -413,17 +435,13 @@ def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors:
         except TimeoutError:
             result.notes.append("GET /rooms/{id} timed out after the drain (server backlog)")
         histogram = merge(drained, "confirm" if measure == "confirm" else "delivery")
-        result.latency_ms = {f"p{q}": percentile_ms(histogram, q / 100) for q in (50, 95, 99)}
-        result.latency_ms["max"] = percentile_ms(histogram, 1.0)
-        result.samples = sum(histogram.values())
+        result.take_latency(histogram)
         updates = sum(r["updates_in_window"] for r in drained)
         result.updates = updates
         result.expected = (sum(r["pushes_in_window"] for r in drained) if measure == "confirm"
                            else updates * (authors - 1))
         record_costs(result, server, snap0, snap1, receivers=authors - 1)
-        result.server_cpu = (cpu1[0] - cpu0[0]) / (hi - lo)
-        result.load_cpu = (cpu1[1] - cpu0[1]) / (hi - lo)
-        result.server_wait = (cpu1[2] - cpu0[2]) / (hi - lo)
+        result.take_cpu(cpu0, cpu1, duration - warmup)
         result.machine_load = os.getloadavg()[0]
         memory = server.memory_kib()
         result.rss_mib, result.hwm_mib = memory["VmRSS"] / 1024, memory["VmHWM"] / 1024
@@ -478,21 +496,8 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
         result.extra["connect_s"] = round(max(r["seconds"] for r in replies), 1)
         if any(r["failed"] or r["incomplete"] for r in replies):
             result.notes.append(f"connect: {replies}")
-        t0 = time.monotonic() + 0.5
-        lo, hi = t0 + warmup, t0 + duration
-        for index, worker in enumerate(workers):
-            worker.ask({"cmd": "run", "t0": t0, "duration": duration, "rate": 1.0,
-                        "lo": lo, "hi": hi, "seed": index})
-        spy = (start_profile(server, profile, lo, hi - lo)
-               if profile and isinstance(server, Server) else None)
-        wait_until(lo)
-        cpu0 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
-                run_wait_seconds(server))
-        snap0 = server.snapshot()
-        wait_until(hi)
-        cpu1 = (server.cpu_seconds(), sum(w.cpu_seconds() for w in workers),
-                run_wait_seconds(server))
-        snap1 = server.snapshot()
+        spy, (cpu0, snap0), (cpu1, snap1) = run_window(server, workers, profile, 1.0,
+                                                       warmup, duration)
         memory = server.memory_kib()
         made = sum(w.answer()["made"] for w in workers)
         drained = ask_all(workers, [{"cmd": "drain", "final": {room: made}, "timeout": 30.0}
@@ -508,14 +513,10 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
             result.notes.append(f"frames queued {result.extra['frames_queued']}, received "
                                 f"{result.extra['frames_in']}")
         histogram = merge(drained, "delivery")
-        result.latency_ms = {f"p{q}": percentile_ms(histogram, q / 100) for q in (50, 95, 99)}
-        result.latency_ms["max"] = percentile_ms(histogram, 1.0)
-        result.samples = sum(histogram.values())
+        result.take_latency(histogram)
         result.updates = sum(r["updates_in_window"] for r in drained)
         result.expected = result.updates * observers
-        result.server_cpu = (cpu1[0] - cpu0[0]) / (hi - lo)
-        result.load_cpu = (cpu1[1] - cpu0[1]) / (hi - lo)
-        result.server_wait = (cpu1[2] - cpu0[2]) / (hi - lo)
+        result.take_cpu(cpu0, cpu1, duration - warmup)
         result.machine_load = os.getloadavg()[0]
         result.rss_mib, result.hwm_mib = memory["VmRSS"] / 1024, memory["VmHWM"] / 1024
         if not isinstance(server, HocuspocusServer):
