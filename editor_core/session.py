@@ -125,6 +125,7 @@ class ActiveRun:
     since: str
     output: list[str] = field(default_factory=list)
     output_size: int = 0
+    stopped_by: str | None = None  # the name of whoever's `stop` was accepted first
     result: Frame | None = None  # set once finished, until it is saved
 
     def lock(self) -> Frame:
@@ -151,7 +152,8 @@ class RoomSession(Generic[P]):
     """
 
     def __init__(self, info: RoomInfo, authority: Authority, *, max_peers: int,
-                 output_cap: int, limits: Frame, last_run: Frame | None = None) -> None:
+                 output_cap: int, limits: Frame, last_run: Frame | None = None,
+                 max_stdin_bytes: int = 2**20) -> None:
         self.info = info
         self.authority = authority
         self.presence = Presence()
@@ -164,6 +166,7 @@ class RoomSession(Generic[P]):
         self.length = authority.length
         self._max_peers = max_peers
         self._output_cap = output_cap
+        self._max_stdin_bytes = max_stdin_bytes
         self._limits = limits
         self._committed = authority.version
         self._unsent: deque[Update] = deque()
@@ -309,8 +312,15 @@ class RoomSession(Generic[P]):
 
     def start_run(self, client_id: str, name: str, stdin: str, run_id: str, now: str, *,
                   queue_full: bool) -> list[Effect[P]]:
-        """Take the run lock and run the published document; `RoomLocked` while another run
-        holds it, `Busy` when the server's run queue is full."""
+        """Take the run lock and run the published document as of `now` (the run's
+        `startedAt`); `RoomLocked` while another run holds it, `Busy` when the server's run
+        queue is full, `InvalidMessage` for a `stdin` over its limit (UTF-8 bytes)."""
+        stdin_bytes = len(stdin.encode("utf-8", "surrogatepass"))
+        if stdin_bytes > self._max_stdin_bytes:
+            raise InvalidMessage(
+                f"stdin is {stdin_bytes} bytes; at most {self._max_stdin_bytes} are allowed",
+                details=[{"loc": ["stdin"], "message": f"at most {self._max_stdin_bytes}"
+                          " bytes (UTF-8)", "type": "too_long"}])
         if self.run is not None:
             raise RoomLocked("a run holds the room's lock", lock=self.run.lock())
         if queue_full:
@@ -322,9 +332,14 @@ class RoomSession(Generic[P]):
         return [Send(list(self.peers.values()), {"type": "execution_lock", **lock}),
                 StartRun(run_id, self.text, stdin, client_id, run.version)]
 
-    def stop_run(self, run_id: str) -> list[Effect[P]]:
-        if self.run is None or self.run.run_id != run_id or self.run.result is not None:
+    def stop_run(self, run_id: str, name: str) -> list[Effect[P]]:
+        """`name` asks to stop the run; the first accepted stop is the one the result names
+        (`stoppedBy`), later ones only repeat the request."""
+        run = self.run
+        if run is None or run.run_id != run_id or run.result is not None:
             raise UnknownRun(f"run {run_id!r} is not running")
+        if run.stopped_by is None:
+            run.stopped_by = name
         return [StopRun(run_id)]
 
     def run_output(self, run_id: str, stream: str, data: str) -> list[Effect[P]]:
@@ -340,12 +355,16 @@ class RoomSession(Generic[P]):
                                                  "stream": stream, "data": data})]
 
     def run_finished(self, run_id: str, result: Frame, now: str) -> list[Effect[P]]:
-        """The run ended with `result` (docs/protocol.md `ExecutionResult`): save it first."""
+        """The run ended with `result` (docs/protocol.md `ExecutionResult`): save it first.
+        `stoppedBy` names the stopper only when the stop is what ended it (a stop that came as
+        the run finished on its own names no one)."""
         run = self.run
         if run is None or run.run_id != run_id or run.result is not None:
             return []
+        stopped_by = run.stopped_by if result.get("status") == "stopped" else None
         run.result = {**result, "runId": run_id, "version": run.version,
-                      "clientId": run.client_id, "name": run.name, "finishedAt": now}
+                      "clientId": run.client_id, "name": run.name, "startedAt": run.since,
+                      "finishedAt": now, "stoppedBy": stopped_by}
         return [SaveRun(run_id, now, run.result)]
 
     def run_saved(self, run_id: str) -> list[Effect[P]]:

@@ -77,6 +77,7 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
         cpu_time_s=max(1, int(settings.run_timeout_seconds + 0.999)),
         memory_bytes=settings.run_memory_mb * 2**20,
         output_bytes=settings.run_output_bytes,
+        max_stdin_bytes=settings.run_stdin_bytes,
         max_code_bytes=settings.max_code_length * 4,
     )
 

@@ -45,6 +45,7 @@ class Settings:
     run_timeout_seconds: float = _opt(10.0, "wall-clock limit of one run")
     run_memory_mb: int = _opt(256, "address-space limit of one run, in MiB")
     run_output_bytes: int = _opt(64 * 1024, "output kept of one run before it is cut")
+    run_stdin_bytes: int = _opt(MiB, "largest stdin of one run, in UTF-8 bytes")
     run_concurrency: int = _opt(1, "runs executing at once, server-wide")
     run_queue: int = _opt(16, "runs waiting for a slot before 429 busy")
     completion_deadline_ms: int = _opt(300, "after this, AST symbols answer instead of Jedi")
@@ -65,6 +66,7 @@ class Settings:
             "historyUpdates": self.history_updates,
             "runTimeoutMs": int(self.run_timeout_seconds * 1000),
             "runOutputBytes": self.run_output_bytes,
+            "runStdinBytes": self.run_stdin_bytes,
         }
 
 

@@ -39,7 +39,7 @@ def dispatch(room: Room, peer: Peer, message: messages.ClientMessage) -> None:
         case messages.RunMessage():
             room.start_run(peer, message.stdin)
         case messages.StopMessage():
-            room.stop_run(message.run_id)
+            room.stop_run(peer, message.run_id)
         case messages.CompleteMessage():
             # Off the receive loop: pushes keep flowing while Jedi thinks.
             task = asyncio.get_running_loop().create_task(_complete(room, peer, message))

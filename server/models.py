@@ -94,7 +94,11 @@ class RunResult(ExecutionResult):
     version: int
     client_id: str
     name: str
+    started_at: str | None = Field(description="when the run took its snapshot of the code"
+                                   " (ISO UTC); null only for runs stored before it was kept")
     finished_at: str
+    stopped_by: str | None = Field(description="the display name of whoever's stop ended the"
+                                   " run, else null")
 
 
 class Lock(Wire):

@@ -68,7 +68,8 @@ class Room:
             RoomInfo(record.room_id, record.name, record.language, record.created_at,
                      record.updated_at),
             authority, max_peers=settings.max_participants,
-            output_cap=settings.run_output_bytes, limits=settings.limits(), last_run=last_run)
+            output_cap=settings.run_output_bytes, limits=settings.limits(), last_run=last_run,
+            max_stdin_bytes=settings.run_stdin_bytes)
         self.idle_since: float | None = None
         self._pending: asyncio.Future[None] | None = None
         self._publish_scheduled = False
@@ -118,8 +119,8 @@ class Room:
                                              secrets.token_urlsafe(12), now_iso(),
                                              queue_full=queue_full))
 
-    def stop_run(self, run_id: str) -> None:
-        self._perform(self.session.stop_run(run_id))
+    def stop_run(self, conn: Peer, run_id: str) -> None:
+        self._perform(self.session.stop_run(run_id, conn.name))
 
     async def complete(self, conn: Peer, request_id: str, version: int,
                        position: int) -> None:

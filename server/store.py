@@ -324,7 +324,9 @@ class SqlStore:
         async with self._reader() as fetch:
             rows = await fetch("SELECT result FROM runs WHERE room_id = ?"
                                " ORDER BY finished_at DESC LIMIT ?", room_id, limit)
-        return [json.loads(r[0]) for r in rows]
+        # Runs stored before RunResult had `startedAt` and `stoppedBy` get them as null, so
+        # every RunResult carries both (docs/protocol.md `RunResult`).
+        return [{"startedAt": None, "stoppedBy": None, **json.loads(r[0])} for r in rows]
 
     async def list_rooms(self, limit: int, offset: int) -> tuple[list[RoomRecord], int]:
         async with self._reader() as fetch:

@@ -66,9 +66,9 @@ class Peer:
 
 
 def make(text: str = "hello", *, max_peers: int = 10, keep: int = 10_000,
-         output_cap: int = 8) -> RoomSession[Peer]:
+         output_cap: int = 8, max_stdin_bytes: int = 100) -> RoomSession[Peer]:
     return RoomSession(INFO, Authority(text, 0, keep_updates=keep), max_peers=max_peers,
-                       output_cap=output_cap, limits=LIMITS)
+                       output_cap=output_cap, limits=LIMITS, max_stdin_bytes=max_stdin_bytes)
 
 
 def deliver(effects: list[Effect[Peer]]) -> list[Effect[Peer]]:
@@ -301,14 +301,14 @@ def test_a_run_locks_the_room_streams_output_and_releases_after_it_is_saved() ->
     assert isinstance(save, SaveRun)
     assert save.result["finishedAt"] == "t2"
     with pytest.raises(UnknownRun):
-        session.stop_run("r1")  # finished: nothing left to stop
+        session.stop_run("r1", "Bob")  # finished: nothing left to stop
     assert session.run is not None  # still locked until stored
     deliver(session.run_saved("r1"))
     assert session.run is None
     assert session.last_run == save.result
     assert ada.frames[-1] == {"type": "execution_result", "status": "ok", "runId": "r1",
                               "version": 0, "clientId": "ada", "name": "Ada",
-                              "finishedAt": "t2"}
+                              "startedAt": "t0", "finishedAt": "t2", "stoppedBy": None}
     assert session.run_saved("r1") == []
     assert session.run_output("r1", "stdout", "x") == []
 
@@ -320,9 +320,56 @@ def test_stop_and_a_full_queue() -> None:
         session.start_run("ada", "Ada", "", "r1", "t0", queue_full=True)
     assert session.run is None
     deliver(session.start_run("ada", "Ada", "", "r1", "t0", queue_full=False))
-    assert session.stop_run("r1") == [StopRun("r1")]
+    assert session.stop_run("r1", "Ada") == [StopRun("r1")]
     with pytest.raises(UnknownRun):
-        session.stop_run("other")
+        session.stop_run("other", "Ada")
+
+
+def test_the_first_accepted_stop_is_the_one_everyone_is_told_of() -> None:
+    session = make()
+    ada, bob = joined(session, "ada"), joined(session, "bob")
+    deliver(session.start_run("ada", "Ada", "", "r1", "t0", queue_full=False))
+    with pytest.raises(UnknownRun):
+        session.stop_run("r0", "Ada")  # refused: names no one
+    assert session.stop_run("r1", "Bob") == [StopRun("r1")]
+    assert session.stop_run("r1", "Ada") == [StopRun("r1")]  # asks again, Bob stays the stopper
+    [save] = deliver(session.run_finished("r1", {"status": "stopped"}, "t1"))
+    assert isinstance(save, SaveRun)
+    deliver(session.run_saved("r1"))
+    for peer in (ada, bob):
+        assert peer.frames[-1]["stoppedBy"] == "Bob"
+        assert peer.frames[-1]["startedAt"] == "t0"
+    assert session.last_run == save.result
+    assert session.state()["lastRun"]["stoppedBy"] == "Bob"
+
+
+def test_a_stop_that_came_as_the_run_finished_names_no_one() -> None:
+    session = make()
+    joined(session, "ada")
+    deliver(session.start_run("ada", "Ada", "", "r1", "t0", queue_full=False))
+    deliver(session.stop_run("r1", "Bob"))
+    [save] = deliver(session.run_finished("r1", {"status": "ok"}, "t1"))
+    assert isinstance(save, SaveRun)
+    assert save.result["stoppedBy"] is None
+    # The next run starts with no stopper.
+    deliver(session.run_saved("r1"))
+    deliver(session.start_run("ada", "Ada", "", "r2", "t2", queue_full=False))
+    [save] = deliver(session.run_finished("r2", {"status": "stopped"}, "t3"))
+    assert isinstance(save, SaveRun)
+    assert save.result["stoppedBy"] is None  # stopped by the server (shutdown), not a person
+
+
+def test_stdin_over_its_limit_is_refused_before_the_lock_is_taken() -> None:
+    session = make(max_stdin_bytes=4)
+    joined(session, "ada")
+    with pytest.raises(InvalidMessage) as refused:
+        session.start_run("ada", "Ada", "é\n12", "r1", "t0", queue_full=False)  # 5 bytes
+    assert refused.value.message == "stdin is 5 bytes; at most 4 are allowed"
+    assert refused.value.fields["details"][0]["loc"] == ["stdin"]
+    assert session.run is None
+    [start] = deliver(session.start_run("ada", "Ada", "é\n1", "r1", "t0", queue_full=False))
+    assert isinstance(start, StartRun)
+    assert start.stdin == "é\n1"
 
 
 # -- the laws, over random event sequences ---------------------------------------------------

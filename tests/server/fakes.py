@@ -19,6 +19,7 @@ class FakeRunner:
         self.running = 0
         self.queued = 0
         self.codes: list[str] = []
+        self.stdins: list[str] = []
         self.busy = False  # when set, every run is refused as the real queue refuses
         self._stops: dict[str, asyncio.Event] = {}
 
@@ -34,6 +35,7 @@ class FakeRunner:
         if self.busy:
             raise Busy("the run queue is full", retry_after_ms=1500)
         self.codes.append(code)
+        self.stdins.append(stdin)
         stopped = self._stops.setdefault(run_id or "rest", asyncio.Event())
         out: list[str] = []
         status = "ok"

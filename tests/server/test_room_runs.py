@@ -51,6 +51,8 @@ def test_run_locks_streams_and_releases(faked: TestClient, runner: FakeRunner) -
             assert result["runId"] == lock["runId"]
             assert (result["status"], result["version"], result["name"]) == ("ok", 0, "Ann")
             assert result["finishedAt"].endswith("Z")
+            assert result["startedAt"] == lock["since"]
+            assert result["stoppedBy"] is None
     state = faked.get(f"/rooms/{room_id}").json()
     assert state["lock"] is None
     assert state["lastRun"]["runId"] == result["runId"]
@@ -89,9 +91,32 @@ def test_second_run_is_refused_while_locked_and_stop_releases(faked: TestClient)
         b.send_json({"type": "stop", "runId": "not-a-run"})
         assert recv_type(b, "error")["code"] == "unknown_run"
         b.send_json({"type": "stop", "runId": lock["runId"]})  # any participant may stop
-        result = recv_type(a, "execution_result")
-        assert result["status"] == "stopped"
-    assert faked.get(f"/rooms/{room_id}").json()["lock"] is None
+        for ws in (a, b):  # everyone is told who stopped it
+            result = recv_type(ws, "execution_result")
+            assert (result["status"], result["stoppedBy"]) == ("stopped", "B")
+    state = faked.get(f"/rooms/{room_id}").json()
+    assert state["lock"] is None
+    assert (state["lastRun"]["stoppedBy"], state["lastRun"]["startedAt"]) == ("B", lock["since"])
+    detail = faked.get(f"/admin/rooms/{room_id}", headers={"Authorization": "Bearer t"}).json()
+    assert detail["recentExecutions"][0]["stoppedBy"] == "B"
+
+
+def test_stdin_reaches_the_run_and_oversize_stdin_is_refused(
+        tmp_path: Path, runner: FakeRunner) -> None:
+    settings = Settings(db=str(tmp_path / "s.sqlite"), run_stdin_bytes=8)
+    with TestClient(create_app(settings, execution=runner, completion=FakeCompleter())) as c:
+        room_id = new_room(c, "print:x")
+        with c.websocket_connect(f"/ws/{room_id}/a?name=A") as a:
+            assert recv_type(a, "init")["limits"]["runStdinBytes"] == 8
+            a.send_json({"type": "run", "stdin": "ééééé"})  # 10 bytes of UTF-8
+            error = recv_type(a, "error")
+            assert error["code"] == "invalid_message"
+            assert error["message"] == "stdin is 10 bytes; at most 8 are allowed"
+            assert error["details"][0]["loc"] == ["stdin"]
+            a.send_json({"type": "run", "stdin": "éééé"})  # the lock was never taken
+            recv_type(a, "execution_result")
+        assert c.get(f"/rooms/{room_id}").json()["lock"] is None
+    assert runner.stdins == ["éééé"]
 
 
 def test_runner_disconnecting_does_not_end_the_run(faked: TestClient) -> None:
