@@ -80,13 +80,19 @@ class Connection(Participant):
 
 
 class ExecutionResult(Wire):
-    status: Literal["ok", "error", "timeout", "killed", "stopped"]
+    status: Literal["ok", "error", "tests_failed", "timeout", "killed", "stopped"]
     output: str
     stdout: str
     stderr: str
     exit_code: int | None
     duration_ms: int
     truncated: bool
+    # Defaults: results stored before these fields existed read as "no reason given".
+    reason: Literal[
+        "exception", "exit", "tests_failed", "wall_limit", "cpu_limit", "memory_limit",
+        "output_limit", "stopped", "sandbox_failure",
+    ] | None = None
+    limit: int | float | None = None
 
 
 class RunResult(ExecutionResult):

@@ -257,7 +257,7 @@ class Room:
                                                        run_id=run_id)
         except Exception:  # the lock must be released on every ending
             log.exception("event=run.failed room=%s run=%s", self.room_id, run_id)
-            result = ExecutionResult("killed", "", "", "", None, 0, False)
+            result = ExecutionResult("killed", "", "", "", None, 0, False, "sandbox_failure")
         self.services.metrics.runs.labels(result.status).inc()
         log.info("event=run.end room=%s run=%s status=%s ms=%d", self.room_id, run_id,
                  result.status, result.duration_ms)

@@ -2,7 +2,20 @@
 policy (RestrictedPython, `policy.py`) and process walls (`walls.py`), from a warm fork server
 (`forkserver.py`). The server uses `ExecutionService` and the value types below."""
 
-from editor_core.execution.result import ExecutionLimits, ExecutionResult, OutputCallback
+from editor_core.execution.result import (
+    ExecutionLimits,
+    ExecutionResult,
+    OutputCallback,
+    Reason,
+    Status,
+)
 from editor_core.execution.service import ExecutionService
 
-__all__ = ["ExecutionLimits", "ExecutionResult", "ExecutionService", "OutputCallback"]
+__all__ = [
+    "ExecutionLimits",
+    "ExecutionResult",
+    "ExecutionService",
+    "OutputCallback",
+    "Reason",
+    "Status",
+]

@@ -3,6 +3,8 @@
 Runs in the fork server's child after `fork()` and never returns (`os._exit`): no atexit
 handler, finalizer or buffered stream of the fork server runs in it. Exit codes: the
 program's own (0, 1, or `sys.exit(n)`), or `EXIT_MACHINERY` if a wall could not be raised.
+The verdict frame, written last, is the reason the program ended as it did (see
+`result.CHILD_REASONS`), or None when it ended well.
 """
 
 from __future__ import annotations
@@ -57,17 +59,17 @@ def main(
     except BaseException:
         os._exit(EXIT_MACHINERY)
     sink = OutputSink(PIPE_FD, output_bytes)
-    status, exit_code = run_program(str(program["code"]), str(program["stdin"]), sink, proxies)
+    reason, exit_code = run_program(str(program["code"]), str(program["stdin"]), sink, proxies)
     try:
-        sink.verdict(status)
+        sink.verdict(reason)
     finally:
         os._exit(exit_code)
 
 
 def run_program(
     source: str, stdin: str, sink: OutputSink, proxies: Mapping[str, types.ModuleType]
-) -> tuple[str, int]:
-    """Compile and run one program; return (verdict, exit code)."""
+) -> tuple[str | None, int]:
+    """Compile and run one program; return (reason, exit code), reason None if it went well."""
     stdout = UserOutput(sink, framing.STDOUT)
     stderr = UserOutput(sink, framing.STDERR)
     try:
@@ -75,14 +77,14 @@ def run_program(
         compiled = compile_restricted_exec(tree, FILENAME, policy=PolicyTransformer)
     except SyntaxError as error:
         stderr.write("".join(traceback.format_exception_only(type(error), error)))
-        return "error", 1
+        return "exception", 1
     except (RecursionError, MemoryError, ValueError) as error:
         # The parser or compiler gave up (nesting too deep, NUL bytes, ...).
         stderr.write(f"SyntaxError: {type(error).__name__}: {error}\n")
-        return "error", 1
+        return "exception", 1
     if compiled.errors or compiled.code is None:
         stderr.write(format_policy_errors(compiled.errors, source, FILENAME))
-        return "error", 1
+        return "exception", 1
 
     remember_source(FILENAME, source)
     globals_ = build_globals(proxies, stdout, stderr, UserInput(stdin))
@@ -97,20 +99,20 @@ def run_program(
             report = f"{type(error).__name__}\n"
         stderr.write(report)
         # The memory wall ends a program as MemoryError: report it as the wall, not a bug.
-        return ("killed" if isinstance(error, MemoryError) else "error"), 1
-    return "ok", 0
+        return ("memory_limit" if isinstance(error, MemoryError) else "exception"), 1
+    return None, 0
 
 
-def _exit_status(exit_request: SystemExit, stderr: UserOutput) -> tuple[str, int]:
+def _exit_status(exit_request: SystemExit, stderr: UserOutput) -> tuple[str | None, int]:
     """`sys.exit(code)` as Python's own interpreter would end."""
     code = exit_request.code
     if code is None:
-        return "ok", 0
+        return None, 0
     if isinstance(code, int):
         status = code % 256
-        return ("ok" if status == 0 else "error"), status
+        return (None if status == 0 else "exit"), status
     try:
         stderr.write(f"{code}\n")
     except BaseException:
         stderr.write("SystemExit\n")
-    return "error", 1
+    return "exit", 1

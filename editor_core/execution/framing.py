@@ -4,7 +4,8 @@ One pipe carries both streams, so stdout and stderr arrive interleaved exactly i
 program wrote them. A frame is a tag byte, a 4-byte big-endian length and the payload:
 
 - `o` / `e`: UTF-8 text written to stdout / stderr;
-- `r`: the child's own verdict, JSON `{"status": "ok"|"error"|"killed"}`, written last.
+- `r`: the child's own verdict, JSON `{"reason": null|"exception"|"exit"|"tests_failed"|
+  "memory_limit"}` (null: it ended well), written last.
 
 The parent treats the child as hostile (it runs user code): the decoder bounds every length and
 reports anything malformed instead of trusting it.
@@ -15,6 +16,8 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass, field
+
+from editor_core.execution.result import CHILD_REASONS
 
 # A child's exit code when it could not raise its walls (EX_SOFTWARE); it then never ran the
 # program and wrote no verdict.
@@ -34,8 +37,8 @@ def encode(tag: bytes, payload: bytes) -> bytes:
     return _HEADER.pack(tag, len(payload)) + payload
 
 
-def encode_verdict(status: str) -> bytes:
-    return encode(VERDICT, json.dumps({"status": status}).encode())
+def encode_verdict(reason: str | None) -> bytes:
+    return encode(VERDICT, json.dumps({"reason": reason}).encode())
 
 
 class FrameError(Exception):
@@ -73,10 +76,11 @@ class Decoder:
 
 
 def decode_verdict(payload: bytes) -> str:
+    """The reason the child gives for its ending, or "ok" if it ended well."""
     try:
-        status = json.loads(payload)["status"]
+        reason = json.loads(payload)["reason"]
     except (ValueError, KeyError, TypeError) as error:
         raise FrameError("bad verdict frame") from error
-    if status not in ("ok", "error", "killed"):
-        raise FrameError("bad verdict status")
-    return str(status)
+    if reason is not None and reason not in CHILD_REASONS:
+        raise FrameError("bad verdict reason")
+    return "ok" if reason is None else str(reason)

@@ -43,6 +43,7 @@ class OutputReader:
         self._flush_timer: asyncio.TimerHandle | None = None
         self.parts: list[tuple[str, str]] = []
         self.truncated = False
+        # The child's own word on its ending: "ok" or a reason; None until (unless) it comes.
         self.verdict: str | None = None
         self.eof: asyncio.Future[None] = self._loop.create_future()
         self.failed: asyncio.Future[None] = self._loop.create_future()

@@ -304,7 +304,10 @@ def build_globals(
         line = stdin.readline()
         if not line:
             raise EOFError("EOF when reading a line")
-        return line[:-1] if line.endswith("\n") else line
+        text = line[:-1] if line.endswith("\n") else line
+        # Echoed as a terminal shows what was typed: the output reads as the session did.
+        stdout.write(text + "\n")
+        return text
 
     table = _base_builtins()
     table.update(

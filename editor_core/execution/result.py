@@ -10,7 +10,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-Status = Literal["ok", "error", "timeout", "killed", "stopped"]
+Status = Literal["ok", "error", "tests_failed", "timeout", "killed", "stopped"]
+# Why a run did not end "ok", in plain words (docs/sandbox.md "How a run ends" has the table of
+# which status goes with which reason).
+Reason = Literal[
+    "exception",
+    "exit",
+    "tests_failed",
+    "wall_limit",
+    "cpu_limit",
+    "memory_limit",
+    "output_limit",
+    "stopped",
+    "sandbox_failure",
+]
+# What the child itself can say about its ending (its verdict frame); the service adds the
+# walls it saw from outside.
+CHILD_REASONS: frozenset[str] = frozenset({"exception", "exit", "tests_failed", "memory_limit"})
 
 # (stream, data): stream is "stdout" or "stderr"; called on the event loop, in the order
 # written, batched.
@@ -36,7 +52,9 @@ class ExecutionResult:
 
     `exit_code` is the child's exit code as `subprocess` reports it (a negative signal number
     when a signal ended it), or None when no process ran for it (stopped while queued, or a
-    failure of the machinery before the fork).
+    failure of the machinery before the fork). `reason` is None exactly when `status` is "ok";
+    `limit` is the limit that was reached, in the reason's unit (bytes for memory and output,
+    seconds for wall and CPU time), else None.
     """
 
     status: Status
@@ -46,4 +64,6 @@ class ExecutionResult:
     exit_code: int | None
     duration_ms: int
     truncated: bool
+    reason: Reason | None = None
+    limit: float | None = None
 

@@ -17,11 +17,12 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from editor_core.errors import Busy, TooLarge
 from editor_core.execution import framing
@@ -36,6 +37,7 @@ from editor_core.execution.result import (
     ExecutionLimits,
     ExecutionResult,
     OutputCallback,
+    Reason,
     Status,
 )
 
@@ -174,7 +176,7 @@ class ExecutionService:
             if slot is None:
                 ending = run.ending.result()
                 logger.info("event=sandbox.ended_in_queue run=%s ending=%s", run_id, ending)
-                return _result("stopped" if ending == "stopped" else "killed", None, 0)
+                return _result("stopped" if ending == "stopped" else "sandbox_failure", 0)
             self._running += 1
             try:
                 return await self._execute(run, slot, program, on_output)
@@ -246,7 +248,7 @@ class ExecutionService:
                 type(error).__name__,
                 str(error),
             )
-            return _result("killed", None, _elapsed_ms(started))
+            return _result("sandbox_failure", _elapsed_ms(started))
         logger.debug("event=sandbox.started run=%s slot=%d", run.run_id, slot)
         try:
             ending = await self._supervise(run, handle, reader, started)
@@ -254,13 +256,13 @@ class ExecutionService:
             # Also reached when our caller is cancelled: the child must not outlive the run.
             self._client.kill(handle)
             reader.close()
-        result = _verdict(ending, handle, reader, _elapsed_ms(started))
+        result = _verdict(ending, handle, reader, _elapsed_ms(started), self.limits)
         if result.exit_code == framing.EXIT_MACHINERY and reader.verdict is None:
             logger.error("event=sandbox.walls_failed run=%s", run.run_id)
         self._average_ms = 0.8 * self._average_ms + 0.2 * result.duration_ms
         logger.info(
-            "event=sandbox.finished run=%s status=%s exit=%s ms=%d truncated=%s pid=%s",
-            run.run_id, result.status, result.exit_code, result.duration_ms,
+            "event=sandbox.finished run=%s status=%s reason=%s exit=%s ms=%d truncated=%s pid=%s",
+            run.run_id, result.status, result.reason, result.exit_code, result.duration_ms,
             result.truncated, handle.pid,
         )  # fmt: skip
         return result
@@ -355,36 +357,80 @@ def _encode_program(code: str, stdin: str, limits: ExecutionLimits) -> bytes:
 
 
 def _verdict(
-    ending: str | None, handle: ChildHandle, reader: OutputReader, duration_ms: int
+    ending: str | None,
+    handle: ChildHandle,
+    reader: OutputReader,
+    duration_ms: int,
+    limits: ExecutionLimits,
 ) -> ExecutionResult:
     raw = handle.exited.result() if handle.exited.done() else None
     exit_code = None if raw is None else os.waitstatus_to_exitcode(raw)
-    status: Status
-    if ending == "stopped":
-        status = "stopped"
-    elif ending == "timeout":
-        status = "timeout"
-    elif ending is not None or raw is None or reader.verdict is None:
-        # Output cap, service closing, fork server lost, or a child that died without its
-        # verdict: a signal (RLIMIT_CPU, the kernel's OOM killer) or a machinery failure.
-        status = "killed"
-    else:
-        status = "ok" if reader.verdict == "ok" else "error"
-        if reader.verdict == "killed":
-            status = "killed"
+    reason, limit = _reason(ending, exit_code, reader, duration_ms, limits)
     return ExecutionResult(
-        status=status,
+        status=_STATUS_OF[reason],
         output=reader.text(),
         stdout=reader.text("stdout"),
         stderr=reader.text("stderr"),
         exit_code=exit_code,
         duration_ms=duration_ms,
         truncated=reader.truncated,
+        reason=reason,
+        limit=limit,
     )
 
 
-def _result(status: Status, exit_code: int | None, duration_ms: int) -> ExecutionResult:
-    return ExecutionResult(status, "", "", "", exit_code, duration_ms, False)
+def _reason(
+    ending: str | None,
+    exit_code: int | None,
+    reader: OutputReader,
+    duration_ms: int,
+    limits: ExecutionLimits,
+) -> tuple[Reason | None, float | None]:
+    """Why the run ended, and the limit it reached (docs/sandbox.md "How a run ends")."""
+    if ending == "stopped":
+        return "stopped", None
+    if ending == "timeout":
+        return "wall_limit", limits.wall_time_s
+    if reader.truncated:
+        # Over the output cap: killed for it, even if it happened to end by itself first.
+        return "output_limit", limits.output_bytes
+    if ending is not None or exit_code is None:
+        # Bad frames or a flood of them, the service closing, the fork server lost.
+        return "sandbox_failure", None
+    if reader.verdict is None:
+        # Died without a word: a wall's signal, or the machinery.
+        if exit_code == -signal.SIGXCPU or (
+            exit_code == -signal.SIGKILL and duration_ms >= limits.cpu_time_s * 1000
+        ):
+            # RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL a second later. A SIGKILL we did
+            # not send before that much time even passed is the kernel's OOM killer.
+            return "cpu_limit", limits.cpu_time_s
+        if exit_code == -signal.SIGKILL:
+            return "memory_limit", limits.memory_bytes
+        return "sandbox_failure", None
+    if reader.verdict == "ok":
+        return None, None
+    reason = cast("Reason", reader.verdict)  # one of CHILD_REASONS: decode_verdict checked it
+    return reason, (limits.memory_bytes if reason == "memory_limit" else None)
+
+
+_STATUS_OF: dict[Reason | None, Status] = {
+    None: "ok",
+    "exception": "error",
+    "exit": "error",
+    "tests_failed": "tests_failed",
+    "wall_limit": "timeout",
+    "cpu_limit": "killed",
+    "memory_limit": "killed",
+    "output_limit": "killed",
+    "stopped": "stopped",
+    "sandbox_failure": "killed",
+}
+
+
+def _result(reason: Reason, duration_ms: int) -> ExecutionResult:
+    """The result of a run that no child ran for."""
+    return ExecutionResult(_STATUS_OF[reason], "", "", "", None, duration_ms, False, reason)
 
 
 def _elapsed_ms(started: float) -> int:

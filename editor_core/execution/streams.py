@@ -41,8 +41,8 @@ class OutputSink:
             self._left -= len(data)
             _write_all(self._fd, framing.encode(tag, data))
 
-    def verdict(self, status: str) -> None:
-        _write_all(self._fd, framing.encode_verdict(status))
+    def verdict(self, reason: str | None) -> None:
+        _write_all(self._fd, framing.encode_verdict(reason))
 
 
 class UserOutput:

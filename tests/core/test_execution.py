@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 import pytest_asyncio
@@ -275,7 +276,13 @@ async def test_input_reads_lines_of_stdin_then_eof(service: ExecutionService) ->
         "    print('eof:', e)\n"
     )
     result = await run_ok(service, code, stdin="ada\r\n21\n")
-    assert result.stdout == "name? hi ada 42\neof: EOF when reading a line\n"
+    # The prompt and each line read are echoed, as a terminal shows them.
+    assert result.stdout == "name? ada\n21\nhi ada 42\neof: EOF when reading a line\n"
+
+
+async def test_input_echoes_a_last_line_without_newline(service: ExecutionService) -> None:
+    result = await run_ok(service, "x = input('n: ')\nprint(repr(x))\n", stdin="7")
+    assert result.stdout == "n: 7\n'7'\n"
 
 
 async def test_uncaught_exception_traceback_has_user_frames_only(
@@ -292,7 +299,7 @@ async def test_uncaught_exception_traceback_has_user_frames_only(
         "main()\n"
     )
     result = await service.run(code)
-    assert result.status == "error"
+    assert (result.status, result.reason, result.limit) == ("error", "exception", None)
     assert result.exit_code == 1
     assert result.stdout == "before\n"
     assert result.stderr == (
@@ -337,7 +344,7 @@ async def test_syntax_errors_and_policy_refusals_read_like_python(
     assert broken.stderr.endswith("SyntaxError: invalid syntax\n")
 
     refused = await service.run("x = 1\ny = x.__dict__\n")
-    assert refused.status == "error"
+    assert (refused.status, refused.reason) == ("error", "exception")
     assert refused.stderr == (
         '  File "<room>", line 2\n'
         "    y = x.__dict__\n"
@@ -369,14 +376,17 @@ async def test_sys_exit_sets_exit_code(service: ExecutionService) -> None:
     assert (await service.run("import sys\nsys.exit(0)")).status == "ok"
     failed = await service.run("import sys\nprint('bye')\nsys.exit(3)")
     assert (failed.status, failed.exit_code, failed.output) == ("error", 3, "bye\n")
+    assert (failed.reason, failed.limit) == ("exit", None)
     message = await service.run("exit('fatal')")
     assert (message.status, message.exit_code, message.stderr) == ("error", 1, "fatal\n")
+    assert message.reason == "exit"
 
 
 async def test_result_fields(service: ExecutionService) -> None:
     # The wire keys built from these fields are checked in tests/server/test_wire_models.py.
     result = await service.run("print('w')")
     assert result.status == "ok"
+    assert (result.reason, result.limit) == (None, None)
     assert result.exit_code == 0
     assert result.output == "w\n"
     assert isinstance(result.duration_ms, int)
@@ -387,7 +397,11 @@ async def test_result_fields(service: ExecutionService) -> None:
 
 async def test_endless_loop_times_out(service: ExecutionService) -> None:
     result = await service.run("print('spinning')\nwhile True:\n    pass\n")
-    assert result.status in ("timeout", "killed")  # wall clock, or RLIMIT_CPU on a busy box
+    # The wall clock, or RLIMIT_CPU on a busy box.
+    assert (result.status, result.reason, result.limit) in (
+        ("timeout", "wall_limit", LIMITS.wall_time_s),
+        ("killed", "cpu_limit", LIMITS.cpu_time_s),
+    )
     assert result.stdout == "spinning\n"
     assert result.exit_code is not None
     assert result.exit_code < 0
@@ -398,7 +412,9 @@ async def test_output_is_capped_while_streaming(service: ExecutionService) -> No
     result = await service.run(
         "while True:\n    print('x' * 100)\n", on_output=lambda _s, d: streamed.append(d)
     )
-    assert result.status == "killed"
+    assert (result.status, result.reason, result.limit) == (
+        "killed", "output_limit", LIMITS.output_bytes,
+    )  # fmt: skip
     assert result.truncated is True
     assert len(result.output.encode()) == LIMITS.output_bytes
     assert "".join(streamed) == result.output
@@ -416,8 +432,20 @@ async def test_code_or_stdin_over_the_size_limit_is_refused(service: ExecutionSe
 
 async def test_memory_bomb_is_killed(service: ExecutionService) -> None:
     result = await service.run("x = 'a' * (1024 ** 3)\n")
-    assert result.status == "killed"
+    assert (result.status, result.reason, result.limit) == (
+        "killed", "memory_limit", LIMITS.memory_bytes,
+    )  # fmt: skip
     assert "MemoryError" in result.stderr
+
+
+async def test_the_cpu_limit_is_its_own_reason() -> None:
+    # A wall clock far away: only RLIMIT_CPU can end this.
+    svc = ExecutionService(ExecutionLimits(wall_time_s=60.0, cpu_time_s=1))
+    try:
+        result = await svc.run("while True:\n    pass\n")
+        assert (result.status, result.reason, result.limit) == ("killed", "cpu_limit", 1)
+    finally:
+        await svc.close()
 
 
 # -- queue, stop, busy -------------------------------------------------------------------------
@@ -452,10 +480,11 @@ async def test_stop_running_and_queued_runs(service: ExecutionService) -> None:
     assert service.stop("wait-1") is True
     stopped_in_queue = await asyncio.wait_for(queued, DEADLINE_S)
     assert (stopped_in_queue.status, stopped_in_queue.exit_code) == ("stopped", None)
+    assert stopped_in_queue.reason == "stopped"
 
     assert service.stop("spin-1") is True
     stopped = await asyncio.wait_for(running, DEADLINE_S)
-    assert stopped.status == "stopped"
+    assert (stopped.status, stopped.reason, stopped.limit) == ("stopped", "stopped", None)
     assert stopped.output == "ready\n"
     assert service.stop("spin-1") is False
     assert (service.running, service.queued) == (0, 0)
@@ -502,7 +531,7 @@ async def test_fork_server_death_is_a_clean_killed_result_then_respawn() -> None
         assert first_server is not None
         os.kill(first_server, signal.SIGKILL)
         result = await asyncio.wait_for(task, DEADLINE_S)
-        assert result.status == "killed"
+        assert (result.status, result.reason) == ("killed", "sandbox_failure")
         again = await svc.run("print('respawned')")
         assert again.output == "respawned\n"
         assert svc.fork_server_pid not in (None, first_server)
@@ -541,6 +570,7 @@ async def test_a_fork_server_that_cannot_start_gives_killed_results(
         assert "event=forkserver.start_failed" in caplog.text
         result = await svc.run("print(1)")
         assert (result.status, result.exit_code, result.output) == ("killed", None, "")
+        assert result.reason == "sandbox_failure"
     finally:
         await svc.close()
 
@@ -554,6 +584,7 @@ async def test_a_child_that_cannot_raise_its_walls_never_runs_the_program(
     try:
         result = await svc.run("print('must not run')")
         assert (result.status, result.exit_code, result.output) == ("killed", 70, "")
+        assert result.reason == "sandbox_failure"
         assert "event=sandbox.walls_failed run=" in caplog.text
     finally:
         await svc.close()
@@ -655,7 +686,7 @@ async def test_reader_refuses_a_malformed_frame() -> None:
 
 
 async def test_reader_refuses_a_flood_of_frames_that_are_not_output() -> None:
-    verdicts = framing.encode_verdict("ok") * 10_000
+    verdicts = framing.encode_verdict(None) * 10_000
     reader = await read_pipe(verdicts, cap=100)
     assert reader.failed.done()
     assert reader.verdict == "ok"
@@ -665,6 +696,46 @@ async def test_reader_cuts_at_the_cap_without_splitting_a_character() -> None:
     reader = await read_pipe(framing.encode(b"o", "é".encode() * 10), cap=5)
     assert reader.truncated
     assert reader.text() == "éé"  # 4 bytes; the third character would cross the cap
+
+
+class _Seen:
+    """What `_reason` reads of an OutputReader."""
+
+    def __init__(self, verdict: str | None = None, truncated: bool = False) -> None:
+        self.verdict = verdict
+        self.truncated = truncated
+
+
+@pytest.mark.parametrize(
+    ("ending", "exit_code", "seen", "duration_ms", "expected"),
+    [
+        (None, 0, _Seen("ok"), 5, (None, None)),
+        (None, 1, _Seen("exception"), 5, ("exception", None)),
+        (None, 1, _Seen("tests_failed"), 5, ("tests_failed", None)),
+        (None, 1, _Seen("memory_limit"), 5, ("memory_limit", LIMITS.memory_bytes)),
+        ("timeout", -9, _Seen(), 2000, ("wall_limit", LIMITS.wall_time_s)),
+        ("stopped", -9, _Seen(truncated=True), 5, ("stopped", None)),
+        ("output", -9, _Seen(truncated=True), 5, ("output_limit", LIMITS.output_bytes)),
+        (None, 0, _Seen("ok", truncated=True), 5, ("output_limit", LIMITS.output_bytes)),
+        ("output", -9, _Seen(), 5, ("sandbox_failure", None)),  # frames that are not output
+        ("closed", -9, _Seen(), 5, ("sandbox_failure", None)),
+        (None, None, _Seen(), 5, ("sandbox_failure", None)),  # the fork server was lost
+        (None, -signal.SIGXCPU, _Seen(), 1500, ("cpu_limit", LIMITS.cpu_time_s)),
+        (None, -signal.SIGKILL, _Seen(), 2500, ("cpu_limit", LIMITS.cpu_time_s)),
+        (None, -signal.SIGKILL, _Seen(), 300, ("memory_limit", LIMITS.memory_bytes)),  # OOM
+        (None, framing.EXIT_MACHINERY, _Seen(), 5, ("sandbox_failure", None)),
+        (None, -signal.SIGSEGV, _Seen(), 5, ("sandbox_failure", None)),
+    ],
+)
+def test_reason_and_limit_of_each_ending(
+    ending: str | None,
+    exit_code: int | None,
+    seen: _Seen,
+    duration_ms: int,
+    expected: tuple[str | None, float | None],
+) -> None:
+    reader = cast(OutputReader, seen)
+    assert service_module._reason(ending, exit_code, reader, duration_ms, LIMITS) == expected
 
 
 def test_sandbox_uid_is_high_when_mapped_else_nobody() -> None:

@@ -56,7 +56,7 @@ class FakeRunner:
             self.running -= 1
         text = "".join(out)
         return ExecutionResult(status, text, text, "", 0 if status == "ok" else None, 1,  # type: ignore[arg-type]
-                               False)
+                               False, None if status == "ok" else "stopped")
 
     def stop(self, run_id: str) -> bool:
         event = self._stops.get(run_id)

@@ -31,13 +31,15 @@ def test_execute_runs_code_in_the_sandbox(real: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"status", "output", "stdout", "stderr", "exitCode", "durationMs",
-                         "truncated"}
-    assert (body["status"], body["stdout"], body["truncated"]) == ("ok", "abab\n", False)
+                         "truncated", "reason", "limit"}
+    # The line input() read is echoed before what the program printed.
+    assert (body["status"], body["stdout"], body["truncated"]) == ("ok", "ab\nabab\n", False)
+    assert (body["reason"], body["limit"]) == (None, None)
 
 
 def test_execute_reports_the_users_traceback(real: TestClient) -> None:
     body = real.post("/execute", json={"code": "x = 1\nraise ValueError('boom')"}).json()
-    assert body["status"] == "error"
+    assert (body["status"], body["reason"], body["limit"]) == ("error", "exception", None)
     assert "ValueError: boom" in body["stderr"]
     assert "line 2" in body["stderr"]
     assert "/work" not in body["stderr"]

@@ -14,11 +14,25 @@ def test_execution_result_has_the_protocol_keys() -> None:
     wire = dump_execution_result(ExecutionResult("ok", "w\n", "w\n", "", 0, 7, False))
     assert set(wire) == {
         "status", "output", "stdout", "stderr", "exitCode", "durationMs", "truncated",
+        "reason", "limit",
     }  # fmt: skip
     assert wire["status"] == "ok"
+    assert (wire["reason"], wire["limit"]) == (None, None)
     assert wire["exitCode"] == 0
     assert wire["output"] == "w\n"
     assert isinstance(wire["durationMs"], int)
+
+
+def test_execution_result_says_the_reason_and_the_limit_in_its_unit() -> None:
+    # docs/protocol.md "REST": bytes for memory and output, seconds for wall and CPU time.
+    killed = ExecutionResult("killed", "", "", "", -9, 7, True, "output_limit", 65536)
+    wire = dump_execution_result(killed)
+    assert (wire["status"], wire["reason"], wire["limit"]) == ("killed", "output_limit", 65536)
+    assert json.dumps(wire["limit"]) == "65536"  # an integer of bytes, not 65536.0
+    timed_out = ExecutionResult("timeout", "", "", "", -9, 10_000, False, "wall_limit", 2.5)
+    assert dump_execution_result(timed_out)["limit"] == 2.5
+    failed = ExecutionResult("tests_failed", "", "", "", 1, 7, False, "tests_failed")
+    assert dump_execution_result(failed)["status"] == "tests_failed"
 
 
 def test_execution_result_without_a_process_has_a_null_exit_code() -> None:
