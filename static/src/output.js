@@ -1,20 +1,13 @@
-// The output panel: a run's stdout and stderr as they stream (styled apart), then its status,
-// duration and the version that ran (docs/protocol.md
-// "Presence, runs, completions": execution_lock / _output / _result).
+// The output panel: a run's stdout and stderr as they stream (styled apart), then its end
+// line in plain words (run_summary.js; docs/protocol.md "Presence, runs, completions":
+// execution_lock / _output / _result).
 import { h } from "./dom.js";
+import { clockTime, runSummary } from "./run_summary.js";
 
 /** @typedef {import("./wire.js").Lock} Lock */
 /** @typedef {import("./wire.js").RunResult} RunResult */
 /** @typedef {import("./wire.js").ExecutionOutputMessage} ExecutionOutputMessage */
-
-/** @type {Record<string, string | undefined>} */
-const STATUS_TEXT = {
-  ok: "Finished",
-  error: "Failed",
-  timeout: "Timed out",
-  killed: "Killed",
-  stopped: "Stopped",
-};
+/** @typedef {import("./wire.js").Limits} Limits */
 
 export class OutputPanel {
   constructor() {
@@ -37,6 +30,8 @@ export class OutputPanel {
     this.runId = null;
     // What streamed for that run, to compare with its result.
     this.streamed = "";
+    /** @type {Partial<Limits>} the room's `init.limits`, for results that carry no `limit` */
+    this.limits = {};
   }
 
   clear() {
@@ -67,7 +62,7 @@ export class OutputPanel {
     this.runId = lock.runId;
     this.clear();
     this.element.dataset.state = "running";
-    this.status.textContent = `Running version ${lock.version} for ${lock.name}…`;
+    this.status.textContent = `Running the code as of ${clockTime(lock.since)} for ${lock.name}…`;
     if (lock.output) {
       this.append("stdout", lock.output);
       this.streamed = lock.output;
@@ -98,24 +93,12 @@ export class OutputPanel {
     }
     if (result.truncated) this.log.append(h("span", { class: "out-note" }, "\n[output truncated]"));
     this.element.dataset.state = result.status;
-    const label = STATUS_TEXT[result.status] || result.status;
-    const exit = result.exitCode === null || result.exitCode === undefined ? "" : `, exit code ${result.exitCode}`;
-    const who = result.name ? ` · run by ${result.name}` : "";
-    this.status.textContent = `${label} in ${formatDuration(result.durationMs)} · version ${result.version}${exit}${who}`;
+    this.status.textContent = runSummary(result, this.limits);
+    this.status.title = this.status.textContent; // the whole line, where it is cut
   }
 
   /** @param {string} text */
   note(text) {
     this.status.textContent = text;
   }
-}
-
-/**
- * @param {unknown} ms
- * @returns {string}
- */
-export function formatDuration(ms) {
-  if (typeof ms !== "number") return "?";
-  if (ms < 1000) return `${ms} ms`;
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }

@@ -13,6 +13,8 @@ import { newClientId } from "./ids.js";
 import { OutputPanel } from "./output.js";
 import { ParticipantList } from "./participants.js";
 import { remoteCursors, removeRemoteCursor, setRemoteCursor } from "./presence.js";
+import { clockTime } from "./run_summary.js";
+import { StdinBox } from "./stdin_box.js";
 import { rememberRoom, storeName, storedName } from "./storage.js";
 
 /** @typedef {import("@codemirror/state").EditorState} EditorState */
@@ -68,6 +70,8 @@ class Room {
     /** @type {Partial<Limits>} */
     this.limits = {};
     this.fatal = false;
+    // The notice shown says a run holds the lock: it goes away when that run ends.
+    this.lockNotice = false;
 
     this.sync = new CollabSync({
       send: (msg) => this.connection.send(msg),
@@ -85,6 +89,7 @@ class Room {
     });
     this.output = new OutputPanel();
     this.people = new ParticipantList(this.clientId);
+    this.stdin = new StdinBox({ onRun: () => this.requestRun() });
     this.buildPage();
     // A read-only handle for the browser tests and for anyone curious in the console.
     window.pairpad = Object.freeze({
@@ -153,7 +158,7 @@ class Room {
       this.notice,
       h("main", { class: "room-main" },
         h("section", { class: "editor-pane", "aria-label": "Code editor" }, this.editorHost),
-        h("aside", { class: "side" }, this.people.element, this.roomInfo()),
+        h("aside", { class: "side" }, this.people.element, this.stdin.element, this.roomInfo()),
         this.output.element),
     );
     this.root.replaceChildren(this.page);
@@ -174,8 +179,12 @@ class Room {
     rememberRoom(this.roomId, this.roomName);
   }
 
-  /** @param {string} text "" hides the notice */
-  showNotice(text) {
+  /**
+   * @param {string} text "" hides the notice
+   * @param {{lock?: boolean}} [options] lock: it says a run holds the lock (hidden at its end)
+   */
+  showNotice(text, { lock = false } = {}) {
+    this.lockNotice = lock && Boolean(text);
     this.notice.hidden = !text;
     this.notice.replaceChildren(text ? h("span", {}, text) : "", text ? h("button", { type: "button", class: "ghost small", "aria-label": "Dismiss", onclick: () => this.showNotice("") }, "×") : "");
   }
@@ -214,7 +223,9 @@ class Room {
     this.banner.hidden = !locked;
     if (this.lock) {
       const who = this.lock.clientId === this.clientId ? "You are" : `${this.lock.name || "Someone"} is`;
-      this.banner.textContent = `${who} running version ${this.lock.version}. Run is locked until it finishes.`;
+      this.banner.textContent = `${who} running the code as of ${clockTime(this.lock.since)}. Run is locked until it finishes.`;
+    } else if (this.lockNotice) {
+      this.showNotice(""); // "… is already running the code" no longer holds
     }
   }
 
@@ -270,6 +281,7 @@ class Room {
   onInit(msg) {
     const first = this.view === null;
     this.limits = msg.limits || {};
+    this.output.limits = this.limits;
     const maxMessageBytes = this.limits.maxMessageBytes;
     if (maxMessageBytes !== undefined && maxMessageBytes > 1024) this.sync.maxMessageBytes = maxMessageBytes - 512;
     if (first) {
@@ -342,7 +354,7 @@ class Room {
     switch (msg.code) {
       case "room_locked":
         if (msg.lock) this.onLock(msg.lock);
-        this.showNotice(`${msg.lock?.name || "Someone"} is already running the code; wait for it to finish or stop it.`);
+        this.showNotice(`${msg.lock?.name || "Someone"} is already running the code; wait for it to finish or stop it.`, { lock: true });
         break;
       case "busy":
         this.showNotice(`The server is busy running other code. Try again in ${Math.ceil((msg.retryAfterMs || 1000) / 1000)} s.`);
@@ -351,6 +363,14 @@ class Room {
         this.lock = null;
         this.renderRunState();
         this.showNotice("That run had already finished.");
+        break;
+      case "invalid_message":
+        if (isStdinRefusal(msg)) {
+          this.showNotice(`Your input was refused: ${msg.message}.`);
+          break;
+        }
+        console.warn("pairpad: server error", msg);
+        this.showNotice(`Server error (${msg.code}): ${msg.message}`);
         break;
       default:
         console.warn("pairpad: server error", msg);
@@ -442,7 +462,12 @@ class Room {
   async requestRun() {
     if (!this.view || this.runQueued || this.fatal) return;
     if (this.lock) {
-      this.showNotice(`${this.lock.name || "Someone"} is already running the code.`);
+      this.showNotice(`${this.lock.name || "Someone"} is already running the code.`, { lock: true });
+      return;
+    }
+    const refused = this.stdin.refusal(this.limits);
+    if (refused) {
+      this.showNotice(refused);
       return;
     }
     if (!this.sync.online) {
@@ -453,7 +478,7 @@ class Room {
     this.renderRunState();
     await this.sync.whenSettled();
     this.runQueued = false;
-    if (!this.connection.send({ type: "run" })) this.showNotice("Not connected: the run was not sent.");
+    if (!this.connection.send({ type: "run", stdin: this.stdin.value })) this.showNotice("Not connected: the run was not sent.");
     this.renderRunState();
   }
 
@@ -504,4 +529,14 @@ class Room {
     this.setBadge("closed", heading);
     /** @type {HTMLElement} */ (this.page.querySelector(".room-main")).replaceChildren(h("div", { class: "center" }, card));
   }
+}
+
+/**
+ * An `invalid_message` about a `run`'s `stdin` (over `runStdinBytes`).
+ * @param {ErrorMessage} msg
+ * @returns {boolean}
+ */
+function isStdinRefusal(msg) {
+  const details = Array.isArray(msg.details) ? msg.details : [];
+  return details.some((d) => Array.isArray(d?.loc) && d.loc[0] === "stdin");
 }

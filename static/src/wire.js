@@ -15,21 +15,31 @@
  *            output?: string}} Lock
  */
 
-/** @typedef {"ok" | "error" | "timeout" | "killed" | "stopped"} RunStatus */
+/** @typedef {"ok" | "error" | "tests_failed" | "timeout" | "killed" | "stopped"} RunStatus */
 
 /**
- * A finished run (protocol.md, `ExecutionResult` plus who ran which version).
+ * Why a run did not end "ok" (protocol.md `ExecutionResult`); a string beyond these is a
+ * reason newer than this editor.
+ * @typedef {"exception" | "exit" | "tests_failed" | "wall_limit" | "cpu_limit"
+ *   | "memory_limit" | "output_limit" | "stopped" | "sandbox_failure"} RunReason
+ */
+
+/**
+ * A finished run (protocol.md `RunResult`: `ExecutionResult` plus who ran which version, when,
+ * and who stopped it). `reason`/`limit` are absent from results stored before they existed.
  * @typedef {{status: RunStatus, output: string, stdout: string, stderr: string,
  *            exitCode: number | null, durationMs: number, truncated: boolean,
+ *            reason?: RunReason | string | null, limit?: number | null,
  *            runId: string, version: number, clientId: string, name: string,
- *            finishedAt: string}} RunResult
+ *            startedAt: string | null, finishedAt: string, stoppedBy: string | null}} RunResult
  */
 
 /**
  * `init.limits`: the sizes and rates the server enforces.
  * @typedef {{maxDocumentLength: number, maxMessageBytes: number, maxParticipants: number,
  *            messagesPerSecond: number, messageBurst: number, historyUpdates: number,
- *            runTimeoutMs: number, runOutputBytes: number}} Limits
+ *            runTimeoutMs: number, runOutputBytes: number,
+ *            runStdinBytes: number}} Limits
  */
 
 /**

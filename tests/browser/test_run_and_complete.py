@@ -27,7 +27,7 @@ async def test_run_shows_the_same_output_to_both(
         await expect(output.locator(".out-stderr")).to_have_text("to stderr\n")
         status = output.locator(".output-status")
         await expect(status).to_contain_text("Finished")
-        await expect(status).to_contain_text("version 0")
+        await expect(status).to_contain_text("ran the code as of")
         await expect(status).to_contain_text("Alice")
 
 
@@ -42,8 +42,8 @@ async def test_a_long_run_holds_the_lock_until_someone_stops_it(
     for editor in (alice, bob):
         await expect(editor.page.locator(".lock-banner")).to_be_visible()
         await expect(editor.page.locator(".output-log")).to_have_text("started\n")
-    await expect(alice.page.locator(".lock-banner")).to_contain_text("You are running version 0")
-    await expect(bob.page.locator(".lock-banner")).to_contain_text("Alice is running version 0")
+    await expect(alice.page.locator(".lock-banner")).to_contain_text("You are running the code")
+    await expect(bob.page.locator(".lock-banner")).to_contain_text("Alice is running the code")
     await expect(bob.page.get_by_role("button", name="Run")).to_be_disabled()
 
     # A late joiner sees the lock and what the run printed so far.
@@ -55,7 +55,7 @@ async def test_a_long_run_holds_the_lock_until_someone_stops_it(
 
     for editor in (alice, bob, carol):
         await expect(editor.page.locator(".lock-banner")).to_be_hidden()
-        await expect(editor.page.locator(".output-status")).to_contain_text("Stopped")
+        await expect(editor.page.locator(".output-status")).to_contain_text("Stopped by Bob")
         await expect(editor.page.get_by_role("button", name="Run")).to_be_enabled()
 
 
