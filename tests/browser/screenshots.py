@@ -68,8 +68,9 @@ async def shoot(browser: Browser, base: str, scheme: ColorScheme) -> None:
 
     await alice.locator(".cm-content").click()
     await alice.keyboard.press("Control+Enter")
-    await expect(alice.locator(".output-status")).to_contain_text("ran the code as of", timeout=WAIT_MS)
-    await expect(alice.locator(".output-status")).not_to_contain_text("Running", timeout=WAIT_MS)
+    status = alice.locator(".output-status")
+    await expect(status).to_contain_text("ran the code as of", timeout=WAIT_MS)
+    await expect(status).not_to_contain_text("Running", timeout=WAIT_MS)
 
     await alice.locator(".cm-line").nth(11).click()
     await alice.keyboard.press("End")
