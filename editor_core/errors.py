@@ -5,7 +5,7 @@ closing"); that string is part of the contract, so it lives here. How a code tra
 status, `Retry-After`, the WebSocket `error` frame) is the transport's business:
 `server/errors.py` holds that table, and the errors only the server raises. Here are the
 root and the errors the domain raises, including those of the room session (`RoomFull`,
-`RoomLocked`, `UnknownRun`), which is moving into `editor_core`.
+`RoomLocked`, `UnknownRun`, `ReadOnly`, `ClientIdInUse`), which is moving into `editor_core`.
 """
 
 from __future__ import annotations
@@ -69,3 +69,15 @@ class RoomFull(PairpadError):
 
 class UnknownRun(PairpadError):
     code = "unknown_run"
+
+
+class ReadOnly(PairpadError):
+    """A viewer (docs/protocol.md "Read-only links") asked for something that changes the room."""
+
+    code = "read_only"
+
+
+class ClientIdInUse(PairpadError):
+    """A viewer's connection used the clientId of an editor in the room: it may not replace it."""
+
+    code = "client_id_in_use"

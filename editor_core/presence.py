@@ -39,16 +39,18 @@ _REMEMBERED = 512
 @dataclass(frozen=True)
 class Participant:
     """One connected client. `cursor` is `(anchor, head)` in UTF-16 units, valid at
-    `cursor_version`, or None before the client sent one."""
+    `cursor_version`, or None before the client sent one. `role` is "editor", or "viewer" for
+    a client of a read-only link (docs/protocol.md "Read-only links")."""
 
     client_id: str
     name: str
     color: str
     cursor: tuple[int, int] | None = None
     cursor_version: int | None = None
+    role: str = "editor"
 
     def to_wire(self) -> dict[str, Any]:
-        """A participant on the wire: `{"clientId", "name", "color", "cursor"}`."""
+        """A participant on the wire: `{"clientId", "name", "color", "cursor", "role"}`."""
         cursor = None
         if self.cursor is not None:
             cursor = {"anchor": self.cursor[0], "head": self.cursor[1]}
@@ -57,6 +59,7 @@ class Participant:
             "name": self.name,
             "color": self.color,
             "cursor": cursor,
+            "role": self.role,
         }
 
 
@@ -79,16 +82,16 @@ class Presence:
         self._participants: dict[str, Participant] = {}
         self._remembered: OrderedDict[str, str] = OrderedDict()
 
-    def join(self, client_id: str, name: str) -> Participant:
+    def join(self, client_id: str, name: str, role: str = "editor") -> Participant:
         """Add a participant, or rename one already here (a replacing connection keeps its
         color and cursor). A new participant gets the least-used color, the first in palette
         order on a tie; a client that was here before gets its old color back if that is
         among the least used."""
         current = self._participants.get(client_id)
         if current is not None:
-            participant = replace(current, name=name)
+            participant = replace(current, name=name, role=role)
         else:
-            participant = Participant(client_id, name, self._pick_color(client_id))
+            participant = Participant(client_id, name, self._pick_color(client_id), role=role)
         self._participants[client_id] = participant
         return participant
 

@@ -21,8 +21,10 @@ from editor_core.changeset import ChangeSet
 from editor_core.close_codes import CloseCode
 from editor_core.errors import (
     Busy,
+    ClientIdInUse,
     InvalidMessage,
     PairpadError,
+    ReadOnly,
     RoomFull,
     RoomLocked,
     UnknownRun,
@@ -174,29 +176,45 @@ class RoomSession(Generic[P]):
         # authority computed, so publishing applies nothing a second time.
         self._snapshots: deque[tuple[int, str, int]] = deque()
         self._waiting: list[_WaitingPull[P]] = []
+        # Viewers (docs/protocol.md "Read-only links"): clientId → the link they came through.
+        self._viewers: dict[str, str] = {}
 
     # -- peers (docs/protocol.md "WebSocket: …") -------------------------------------------
 
-    def join(self, peer: P, client_id: str, name: str) -> list[Effect[P]]:
+    def join(self, peer: P, client_id: str, name: str,
+             link: str | None = None) -> list[Effect[P]]:
         """A connection of `client_id` opened: `init` to it, `participant_joined` to the
-        others. A second connection of the same client replaces the first (4409)."""
+        others. A second connection of the same client replaces the first (4409). With `link`,
+        the peer is a viewer of that read-only link: its `init` has no `roomId`, and it may not
+        replace an editor's connection (`ClientIdInUse`)."""
         old = self.peers.get(client_id)
         if old is None and len(self.peers) >= self._max_peers:
             raise RoomFull("the room is full")
+        if old is not None and link is not None and client_id not in self._viewers:
+            raise ClientIdInUse("that clientId belongs to an editor of this room")
         effects: list[Effect[P]] = []
         if old is not None:
             effects.append(Close(old, CloseCode.REPLACED, "replaced by a newer connection"))
             self._waiting = [w for w in self._waiting if w.peer is not old]
         self.peers[client_id] = peer
-        participant = self.presence.join(client_id, name)
-        effects.append(Send([peer], {
-            "type": "init", "roomId": self.info.room_id, "language": self.info.language,
-            "version": self.version, "code": self.text, "clientId": client_id,
-            "color": participant.color, "participants": self.participants(),
-            "lock": self.run.lock() if self.run else None, "lastRun": self.last_run,
-            "limits": self._limits,
-        }))
-        if old is None:
+        role = "editor" if link is None else "viewer"
+        was_viewer = client_id in self._viewers
+        if link is None:
+            self._viewers.pop(client_id, None)
+        else:
+            self._viewers[client_id] = link
+        participant = self.presence.join(client_id, name, role)
+        init: Frame = {
+            "type": "init", "roomId": self.info.room_id, "role": role,
+            "language": self.info.language, "version": self.version, "code": self.text,
+            "clientId": client_id, "color": participant.color,
+            "participants": self.participants(), "lock": self.run.lock() if self.run else None,
+            "lastRun": self.last_run, "limits": self._limits,
+        }
+        if link is not None:  # a viewer never learns the room id
+            del init["roomId"]
+        effects.append(Send([peer], init))
+        if old is None or was_viewer != (link is not None):  # new, or the same in a new role
             effects.append(Send(self._others(client_id), {
                 "type": "participant_joined", "participant": participant.to_wire()}))
         return effects
@@ -206,6 +224,7 @@ class RoomSession(Generic[P]):
         if self.peers.get(client_id) is not peer:
             return []
         del self.peers[client_id]
+        self._viewers.pop(client_id, None)
         self.presence.leave(client_id)
         self._waiting = [w for w in self._waiting if w.peer is not peer]
         return [Send(list(self.peers.values()),
@@ -214,12 +233,26 @@ class RoomSession(Generic[P]):
     def close_all(self, code: CloseCode, reason: str) -> list[Effect[P]]:
         return [Close(peer, code, reason) for peer in self.peers.values()]
 
+    def revoke(self, link: str) -> list[Effect[P]]:
+        """The read-only link `link` was revoked: close its viewers with 4403."""
+        return [Close(self.peers[client_id], CloseCode.REVOKED, "the link was revoked")
+                for client_id, of in self._viewers.items() if of == link]
+
+    def is_viewer(self, client_id: str) -> bool:
+        return client_id in self._viewers
+
+    def require_editor(self, client_id: str) -> None:
+        """`ReadOnly` for a viewer: nothing a viewer sends may change the room."""
+        if client_id in self._viewers:
+            raise ReadOnly("this is a read-only link: viewers cannot edit, run or stop")
+
     # -- edits (docs/protocol.md "Editing") --------------------------------------------------
 
     def push(self, peer: P, client_id: str, version: int, changes: Sequence[ChangeSet],
              now: str) -> list[Effect[P]]:
         """Accept a push into the authority and `Persist` it; a push that adds nothing new is
-        answered with a pull once all it contained is published."""
+        answered with a pull once all it contained is published. `ReadOnly` for a viewer."""
+        self.require_editor(client_id)
         outcome = self.authority.push(client_id, version, changes)
         if not outcome.accepted:
             if self.version >= self.authority.version:
@@ -314,7 +347,9 @@ class RoomSession(Generic[P]):
                   queue_full: bool) -> list[Effect[P]]:
         """Take the run lock and run the published document as of `now` (the run's
         `startedAt`); `RoomLocked` while another run holds it, `Busy` when the server's run
-        queue is full, `InvalidMessage` for a `stdin` over its limit (UTF-8 bytes)."""
+        queue is full, `InvalidMessage` for a `stdin` over its limit (UTF-8 bytes), `ReadOnly`
+        for a viewer."""
+        self.require_editor(client_id)
         stdin_bytes = len(stdin.encode("utf-8", "surrogatepass"))
         if stdin_bytes > self._max_stdin_bytes:
             raise InvalidMessage(
@@ -332,9 +367,11 @@ class RoomSession(Generic[P]):
         return [Send(list(self.peers.values()), {"type": "execution_lock", **lock}),
                 StartRun(run_id, self.text, stdin, client_id, run.version)]
 
-    def stop_run(self, run_id: str, name: str) -> list[Effect[P]]:
-        """`name` asks to stop the run; the first accepted stop is the one the result names
-        (`stoppedBy`), later ones only repeat the request."""
+    def stop_run(self, run_id: str, name: str, client_id: str) -> list[Effect[P]]:
+        """`name` (client `client_id`) asks to stop the run; the first accepted stop is the one
+        the result names (`stoppedBy`), later ones only repeat the request. `ReadOnly` for a
+        viewer."""
+        self.require_editor(client_id)
         run = self.run
         if run is None or run.run_id != run_id or run.result is not None:
             raise UnknownRun(f"run {run_id!r} is not running")

@@ -22,6 +22,7 @@ def test_join_leave_and_wire_shape() -> None:
         "name": "Ada",
         "color": PALETTE[0],
         "cursor": None,
+        "role": "editor",
     }
     assert presence.leave("c-ada") == ada
     assert presence.leave("c-ada") is None

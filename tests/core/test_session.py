@@ -28,10 +28,12 @@ from editor_core.changeset import ChangeSet
 from editor_core.close_codes import CloseCode
 from editor_core.errors import (
     Busy,
+    ClientIdInUse,
     HistoryGone,
     InvalidMessage,
     InvalidVersion,
     PairpadError,
+    ReadOnly,
     RoomFull,
     RoomLocked,
     UnknownRun,
@@ -111,6 +113,73 @@ def joined(session: RoomSession[Peer], client_id: str) -> Peer:
 
 
 # -- joining and leaving ---------------------------------------------------------------------
+
+
+def test_a_viewer_gets_init_without_the_room_id_and_is_listed_as_a_viewer() -> None:
+    session = make()
+    ada = joined(session, "ada")
+    val = Peer("val")
+    assert deliver(session.join(val, "val", "Val", "link1")) == []
+    init = val.frames[0]
+    assert "roomId" not in init
+    assert init["role"] == "viewer"
+    assert ada.frames[0]["roomId"] == "room1"
+    assert ada.frames[0]["role"] == "editor"
+    assert [(p["clientId"], p["role"]) for p in init["participants"]] == [
+        ("ada", "editor"), ("val", "viewer")]
+    assert ada.frames[1]["participant"]["role"] == "viewer"
+    assert session.is_viewer("val")
+    assert not session.is_viewer("ada")
+
+
+def test_a_viewer_changes_nothing_and_sees_everything() -> None:
+    session = make()
+    ada = joined(session, "ada")
+    val = Peer("val")
+    deliver(session.join(val, "val", "Val", "link1"))
+    with pytest.raises(ReadOnly):
+        session.push(val, "val", 0, [ChangeSet.from_json(insert(5, 0, "x"))], "now")
+    with pytest.raises(ReadOnly):
+        session.start_run("val", "Val", "", "r1", "now", queue_full=False)
+    deliver(session.start_run("ada", "Ada", "", "r1", "now", queue_full=False))
+    with pytest.raises(ReadOnly):
+        session.stop_run("r1", "Val", "val")
+    assert (session.authority.version, session.run is not None) == (0, True)
+    assert val.frames[-1]["type"] == "execution_lock"
+    commit_all(session, push(session, ada, 0, insert(5, 0, "x")))
+    assert val.frames[-1]["type"] == "code_update"
+    assert session.text == "xhello"
+
+
+def test_revoking_a_link_closes_its_viewers_only() -> None:
+    session = make()
+    ada = joined(session, "ada")
+    v1, v2, w = Peer("v1"), Peer("v2"), Peer("w")
+    deliver(session.join(v1, "v1", "V1", "link1"))
+    deliver(session.join(v2, "v2", "V2", "link1"))
+    deliver(session.join(w, "w", "W", "link2"))
+    deliver(session.revoke("link1"))
+    assert (v1.closed, v2.closed, w.closed, ada.closed) == (CloseCode.REVOKED,
+                                                           CloseCode.REVOKED, None, None)
+    assert session.revoke("unknown") == []
+
+
+def test_a_viewer_cannot_replace_an_editor_but_an_editor_replaces_a_viewer() -> None:
+    session = make()
+    ada = joined(session, "ada")
+    with pytest.raises(ClientIdInUse):
+        session.join(Peer("ada"), "ada", "Mallory", "link1")
+    assert session.peers["ada"] is ada
+    assert ada.closed is None
+    viewer = Peer("sam")
+    deliver(session.join(viewer, "sam", "Sam", "link1"))
+    editor = Peer("sam")
+    deliver(session.join(editor, "sam", "Sam"))
+    assert viewer.closed == CloseCode.REPLACED
+    assert not session.is_viewer("sam")
+    assert ada.frames[-1]["participant"]["role"] == "editor"  # told of the new role
+    deliver(session.revoke("link1"))
+    assert editor.closed is None
 
 
 def test_join_sends_init_to_the_joiner_and_joined_to_the_others() -> None:
@@ -301,7 +370,7 @@ def test_a_run_locks_the_room_streams_output_and_releases_after_it_is_saved() ->
     assert isinstance(save, SaveRun)
     assert save.result["finishedAt"] == "t2"
     with pytest.raises(UnknownRun):
-        session.stop_run("r1", "Bob")  # finished: nothing left to stop
+        session.stop_run("r1", "Bob", "bob")  # finished: nothing left to stop
     assert session.run is not None  # still locked until stored
     deliver(session.run_saved("r1"))
     assert session.run is None
@@ -320,9 +389,9 @@ def test_stop_and_a_full_queue() -> None:
         session.start_run("ada", "Ada", "", "r1", "t0", queue_full=True)
     assert session.run is None
     deliver(session.start_run("ada", "Ada", "", "r1", "t0", queue_full=False))
-    assert session.stop_run("r1", "Ada") == [StopRun("r1")]
+    assert session.stop_run("r1", "Ada", "ada") == [StopRun("r1")]
     with pytest.raises(UnknownRun):
-        session.stop_run("other", "Ada")
+        session.stop_run("other", "Ada", "ada")
 
 
 def test_the_first_accepted_stop_is_the_one_everyone_is_told_of() -> None:
@@ -330,9 +399,10 @@ def test_the_first_accepted_stop_is_the_one_everyone_is_told_of() -> None:
     ada, bob = joined(session, "ada"), joined(session, "bob")
     deliver(session.start_run("ada", "Ada", "", "r1", "t0", queue_full=False))
     with pytest.raises(UnknownRun):
-        session.stop_run("r0", "Ada")  # refused: names no one
-    assert session.stop_run("r1", "Bob") == [StopRun("r1")]
-    assert session.stop_run("r1", "Ada") == [StopRun("r1")]  # asks again, Bob stays the stopper
+        session.stop_run("r0", "Ada", "ada")  # refused: names no one
+    assert session.stop_run("r1", "Bob", "bob") == [StopRun("r1")]
+    # Ada asks again; Bob stays the stopper.
+    assert session.stop_run("r1", "Ada", "ada") == [StopRun("r1")]
     [save] = deliver(session.run_finished("r1", {"status": "stopped"}, "t1"))
     assert isinstance(save, SaveRun)
     deliver(session.run_saved("r1"))
@@ -347,7 +417,7 @@ def test_a_stop_that_came_as_the_run_finished_names_no_one() -> None:
     session = make()
     joined(session, "ada")
     deliver(session.start_run("ada", "Ada", "", "r1", "t0", queue_full=False))
-    deliver(session.stop_run("r1", "Bob"))
+    deliver(session.stop_run("r1", "Bob", "bob"))
     [save] = deliver(session.run_finished("r1", {"status": "ok"}, "t1"))
     assert isinstance(save, SaveRun)
     assert save.result["stoppedBy"] is None
