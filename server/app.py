@@ -35,7 +35,7 @@ from server.openapi import ApiRoute, Operation, QueryInt
 from server.services import Completer, Runner, Services
 from server.store import SqlStore, Store
 from server.warming import WarmingCompleter
-from server.ws import websocket_endpoint
+from server.ws import viewer_endpoint, websocket_endpoint
 
 log = logging.getLogger("pairpad")
 
@@ -143,11 +143,24 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
     app_routes = [
         Route("/", editor_page),
         Route("/r/{room_id}", editor_page),
+        Route("/v/{link_id}", editor_page),
         ApiRoute("/rooms", routes.create_room, Operation(
             "Create a room", status=201, request=models.CreateRoomRequest,
             response=models.Room, errors=(400, 413, 422, 429)), method="POST"),
         ApiRoute("/rooms/{room_id}", routes.get_room, Operation(
             "A room's state", response=models.RoomState, errors=(404, 503))),
+        ApiRoute("/rooms/{room_id}/links", routes.create_link, Operation(
+            "Make a read-only link to the room", status=201, request=models.CreateLinkRequest,
+            response=models.Link, errors=(400, 404, 413, 422, 429, 503)), method="POST"),
+        ApiRoute("/rooms/{room_id}/links", routes.list_links, Operation(
+            "The room's read-only links that are not revoked", response=models.LinkList,
+            errors=(404, 503))),
+        ApiRoute("/rooms/{room_id}/links/{link_id}", routes.revoke_link, Operation(
+            "Revoke a read-only link and close its viewers with 4403", status=204,
+            errors=(404, 503)), method="DELETE"),
+        ApiRoute("/links/{link_id}", routes.get_link, Operation(
+            "The room as a read-only link shows it (without its id)",
+            response=models.SharedRoom, errors=(403, 404, 503))),
         ApiRoute("/autocomplete", routes.autocomplete, Operation(
             "Completions and symbols at a cursor", request=models.AutocompleteRequest,
             response=models.AutocompleteResponse, errors=(400, 413, 422)), method="POST"),
@@ -169,6 +182,7 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         ApiRoute("/metrics", routes.metrics, Operation(
             "Prometheus metrics (text format)", text="Prometheus text exposition")),
         Route("/openapi.json", openapi_json),
+        WebSocketRoute("/ws/view/{link_id}/{client_id}", viewer_endpoint),
         WebSocketRoute("/ws/{room_id}/{client_id}", websocket_endpoint),
         Mount("/assets", EditorAssets(directory=DIST, check_dir=False)),
     ]

@@ -4,7 +4,8 @@ for the rooms it owns and the rooms it relays, and keeps leases and liveness che
 Owner side: `join`/`leave`/`msg` from a relay become events of the room's session, with a
 `RemotePeer` for each remote connection; `state` answers `GET /rooms` asked on another process.
 Relay side: `out` carries the owner's frames. Everyone: `deleted` closes a room's sockets with
-4410 everywhere; a lost message or subscription resets the rooms it concerns (1012).
+4410 everywhere, `revoked` a read-only link's viewers with 4403; a lost message or subscription
+resets the rooms it concerns (1012).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from editor_core.close_codes import CloseCode
-from editor_core.errors import PairpadError, RoomFull
+from editor_core.errors import ClientIdInUse, PairpadError, RoomFull
 from server import messages
 from server.bus import LEASE_MS, Bus, Message
 from server.dispatch import dispatch, reply_error
@@ -104,6 +105,10 @@ class Cluster:
         """Tell every process (this one too) that the room is gone."""
         self.bus.broadcast({"t": "deleted", "room": room_id})
 
+    def revoked(self, room_id: str, link_id: str) -> None:
+        """Tell every process that a read-only link was revoked: each closes its viewers."""
+        self.bus.broadcast({"t": "revoked", "room": room_id, "link": link_id})
+
     # -- the bus ------------------------------------------------------------------------------
 
     def _on_message(self, sender: str, message: Message) -> None:
@@ -123,6 +128,8 @@ class Cluster:
                 future.set_result(message.get("state"))
         elif kind == "deleted":
             self._close_deleted(room_id)
+        elif kind == "revoked":
+            self.hub.links.close_viewers(room_id, message["link"])
         elif kind == "reset" and sender != self.id:
             self._reset_process(sender, "asked by the other process")
 
@@ -162,11 +169,12 @@ class Cluster:
                 link.reply({"t": "joined", "conn": conn_id, "error": "stale"})
                 return
             joining = RemotePeer(link, conn_id, message["client"], message["name"],
-                              message.get("remote", "?"), message.get("at", ""))
+                              message.get("remote", "?"), message.get("at", ""),
+                              message.get("link"))
             try:
                 room.join(joining)
-            except RoomFull:
-                link.reply({"t": "joined", "conn": conn_id, "error": RoomFull.code})
+            except (RoomFull, ClientIdInUse) as exc:
+                link.reply({"t": "joined", "conn": conn_id, "error": exc.code})
                 return
             peers[conn_id] = joining
             link.reply({"t": "joined", "conn": conn_id, "error": None})
@@ -272,6 +280,7 @@ class Cluster:
         return {room_id: json.loads(text) for room_id, text in found.items()}
 
     async def _check(self) -> None:
+        await self.hub.links.check_revoked()  # in case a `revoked` message was lost
         lost = await self.bus.renew(list(self.hub.rooms))
         await self.bus.publish_summaries({
             room_id: json.dumps(room.summary()) for room_id, room in self.hub.rooms.items()

@@ -65,13 +65,15 @@ class Flag:
 
 class Connection:
     def __init__(self, websocket: WebSocket, room_id: str, client_id: str, name: str,
-                 remote: str, connected_at: str, max_queue: int) -> None:
+                 remote: str, connected_at: str, max_queue: int,
+                 link_id: str | None = None) -> None:
         self.websocket = websocket
         self.room_id = room_id
         self.client_id = client_id
         self.name = name
         self.remote = remote
         self.connected_at = connected_at
+        self.link_id = link_id  # a viewer's read-only link (docs/protocol.md "Read-only links")
         self._max_queue = max_queue
         # A list and a bare future rather than a deque and an Event: an empty deque holds a
         # 64-slot block (~760 B each, with the Event's), multiplied by every idle connection.

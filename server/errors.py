@@ -20,11 +20,13 @@ from starlette.responses import JSONResponse, Response
 
 from editor_core.errors import (
     Busy,
+    ClientIdInUse,
     HistoryGone,
     InvalidMessage,
     InvalidUpdate,
     InvalidVersion,
     PairpadError,
+    ReadOnly,
     RetryLater,
     RoomFull,
     RoomLocked,
@@ -51,6 +53,18 @@ class Unauthorized(PairpadError):
 
 class RoomNotFound(PairpadError):
     code = "room_not_found"
+
+
+class LinkNotFound(PairpadError):
+    """No such read-only link (docs/protocol.md "Read-only links"), or not of this room."""
+
+    code = "link_not_found"
+
+
+class LinkRevoked(PairpadError):
+    """The read-only link was revoked: nothing goes through it any more."""
+
+    code = "link_revoked"
 
 
 class RoomMoved(PairpadError):
@@ -80,6 +94,10 @@ HTTP_STATUS: dict[type[PairpadError], int] = {
     InvalidMessage: 400,
     Unauthorized: 401,
     RoomNotFound: 404,
+    LinkNotFound: 404,
+    LinkRevoked: 403,
+    ReadOnly: 403,
+    ClientIdInUse: 409,
     RoomMoved: 503,
     StoreUnavailable: 503,
     UnknownRun: 404,

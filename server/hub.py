@@ -24,6 +24,7 @@ from server.clock import iso, now_iso
 from server.config import Settings
 from server.connection import Connection
 from server.errors import RoomNotFound
+from server.links import Links
 from server.relay import RelayRoom
 from server.room import Room
 from server.services import Services
@@ -46,6 +47,7 @@ class Hub:
         # process at a time; the others relay.
         self.cluster: Cluster | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.links = Links(self)
 
     @property
     def settings(self) -> Settings:

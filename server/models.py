@@ -53,6 +53,10 @@ class AutocompleteRequest(Wire):
     language: StrictStr
 
 
+class CreateLinkRequest(Wire):
+    role: Literal["viewer"] = Field(description="the only role a link gives for now")
+
+
 class ExecuteRequest(Wire):
     code: StrictStr
     language: StrictStr = "python"
@@ -72,6 +76,7 @@ class Participant(Wire):
     name: str
     color: str
     cursor: Cursor | None
+    role: Literal["editor", "viewer"]
 
 
 class Connection(Participant):
@@ -129,6 +134,34 @@ class RoomState(Room):
     participants: list[Participant]
     lock: Lock | None
     last_run: RunResult | None
+    updated_at: str
+
+
+class Link(Wire):
+    """A read-only link (docs/protocol.md "Read-only links")."""
+
+    link_id: str
+    role: Literal["viewer"]
+    url: str = Field(description="the viewer's page, `/v/{linkId}`; it holds no room id")
+    created_at: str
+
+
+class LinkList(Wire):
+    links: list[Link]
+
+
+class SharedRoom(Wire):
+    """`GET /links/{linkId}`: the room as a viewer sees it, without its id."""
+
+    role: Literal["viewer"]
+    name: str
+    language: str
+    code: str
+    version: int
+    participants: list[Participant]
+    lock: Lock | None
+    last_run: RunResult | None
+    created_at: str
     updated_at: str
 
 

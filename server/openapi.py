@@ -25,7 +25,8 @@ from server import models
 _ERRORS = {
     400: "Malformed JSON (`invalid_json`)",
     401: "Missing or wrong admin token (`unauthorized`)",
-    404: "Unknown room (`room_not_found`)",
+    403: "The read-only link was revoked (`link_revoked`)",
+    404: "Unknown room or link (`room_not_found`, `link_not_found`)",
     413: "Body or code over the configured size (`too_large`)",
     422: "Schema violation (`validation_error`) or `unsupported_language`",
     429: "At capacity (`busy`), with a `Retry-After` header",

@@ -92,6 +92,17 @@ PG_MIGRATIONS: list[str] = [
     );
     CREATE INDEX runs_by_finished_at ON runs (room_id, finished_at);
     """,
+    # Read-only links (docs/protocol.md "Read-only links"); a revoked link keeps its row.
+    """
+    CREATE TABLE links (
+        id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE INDEX links_by_room ON links (room_id);
+    """,
 ]
 
 

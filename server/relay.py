@@ -15,7 +15,7 @@ import secrets
 from typing import Any, Protocol
 
 from editor_core.close_codes import CloseCode
-from editor_core.errors import RoomFull
+from editor_core.errors import ClientIdInUse, RoomFull
 from server.connection import Connection
 from server.errors import RoomMoved
 
@@ -72,13 +72,14 @@ class RemotePeer:
     """A connection on another process, as the owner's room sees it."""
 
     def __init__(self, link: Link, conn_id: str, client_id: str, name: str, remote: str,
-                 connected_at: str) -> None:
+                 connected_at: str, link_id: str | None = None) -> None:
         self.link = link
         self.conn_id = conn_id
         self.client_id = client_id
         self.name = name
         self.remote = remote
         self.connected_at = connected_at
+        self.link_id = link_id
 
     def send(self, frame: str) -> None:
         self.link.frame(self.conn_id, frame)
@@ -115,7 +116,8 @@ class RelayRoom:
         self._joining[conn_id] = joined
         self.bus.send(self.owner, {"t": "join", "room": self.room_id, "conn": conn_id,
                                    "client": conn.client_id, "name": conn.name,
-                                   "remote": conn.remote, "at": conn.connected_at})
+                                   "remote": conn.remote, "at": conn.connected_at,
+                                   "link": conn.link_id})
         try:
             error = await asyncio.wait_for(joined, JOIN_TIMEOUT_S)
         except TimeoutError:
@@ -126,6 +128,8 @@ class RelayRoom:
             self._forget(conn)
             if error == RoomFull.code:
                 raise RoomFull("the room is full")
+            if error == ClientIdInUse.code:
+                raise ClientIdInUse("that clientId belongs to an editor of this room")
             raise RoomMoved("the room's owner did not answer")
         self.idle_since = None
 

@@ -46,9 +46,10 @@ log = logging.getLogger("pairpad.room")
 
 class Peer(Protocol):
     """A participant's connection: a local `Connection`, or a `RemotePeer` of another process
-    (server/relay.py)."""
+    (server/relay.py). `link_id` is the read-only link of a viewer, None for an editor."""
 
     client_id: str
+    link_id: str | None
     name: str
     remote: str
     connected_at: str
@@ -92,7 +93,7 @@ class Room:
     # -- events from the endpoint -------------------------------------------------------------
 
     def join(self, conn: Peer) -> None:
-        self._perform(self.session.join(conn, conn.client_id, conn.name))
+        self._perform(self.session.join(conn, conn.client_id, conn.name, conn.link_id))
         self.idle_since = None
 
     def leave(self, conn: Peer) -> None:
@@ -101,6 +102,7 @@ class Room:
             self.idle_since = asyncio.get_running_loop().time()
 
     def push(self, conn: Peer, version: int, raw_changes: Sequence[Any]) -> None:
+        self.session.require_editor(conn.client_id)  # read_only before any invalid_update
         changes = [ChangeSet.from_json(raw) for raw in raw_changes]
         self._perform(self.session.push(conn, conn.client_id, version, changes, now_iso()))
         log.debug("event=ws.push room=%s client=%s version=%d", self.room_id, conn.client_id,
@@ -120,7 +122,11 @@ class Room:
                                              queue_full=queue_full))
 
     def stop_run(self, conn: Peer, run_id: str) -> None:
-        self._perform(self.session.stop_run(run_id, conn.name))
+        self._perform(self.session.stop_run(run_id, conn.name, conn.client_id))
+
+    def revoke(self, link_id: str) -> None:
+        """Close the viewers of a revoked read-only link (4403)."""
+        self._perform(self.session.revoke(link_id))
 
     async def complete(self, conn: Peer, request_id: str, version: int,
                        position: int) -> None:

@@ -14,6 +14,7 @@ from server.errors import UnsupportedLanguage, ValidationFailed
 from server.hub import Hub
 from server.models import (
     AutocompleteRequest,
+    CreateLinkRequest,
     CreateRoomRequest,
     ExecuteRequest,
     dump_completion,
@@ -48,6 +49,29 @@ async def create_room(request: Request) -> Response:
 
 async def get_room(request: Request) -> Response:
     return JSONResponse(await hub_of(request).state(request.path_params["room_id"]))
+
+
+async def create_link(request: Request) -> Response:
+    hub = hub_of(request)
+    body = await parse_json(request, CreateLinkRequest, hub.settings.max_request_bytes)
+    link = await hub.links.create(request.path_params["room_id"], body.role)
+    return JSONResponse(link.model_dump(by_alias=True), status_code=201,
+                        headers={"Location": link.url})
+
+
+async def list_links(request: Request) -> Response:
+    links = await hub_of(request).links.list(request.path_params["room_id"])
+    return JSONResponse(links.model_dump(by_alias=True))
+
+
+async def revoke_link(request: Request) -> Response:
+    params = request.path_params
+    await hub_of(request).links.revoke(params["room_id"], params["link_id"])
+    return Response(status_code=204)
+
+
+async def get_link(request: Request) -> Response:
+    return JSONResponse(await hub_of(request).links.shared_state(request.path_params["link_id"]))
 
 
 async def autocomplete(request: Request) -> Response:

@@ -66,9 +66,23 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX runs_by_finished_at ON runs (room_id, finished_at);
     """,
+    # Read-only links (docs/protocol.md "Read-only links"); a revoked link keeps its row.
+    """
+    CREATE TABLE links (
+        id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX links_by_room ON links (room_id);
+    """,
 ]
 
 RUNS_KEPT = 20
+LINKS_PER_QUERY = 100  # ids in one `IN (...)` of `revoked_links`
+_VALID_LINKS = ("SELECT id FROM links WHERE revoked_at IS NULL AND id IN ("  # noqa: S608
+                + ", ".join("?" * LINKS_PER_QUERY) + ")")  # only placeholders are joined
 
 
 class Fenced(Exception):
@@ -85,6 +99,17 @@ class RoomRecord:
     code_length: int
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A read-only link of a room (docs/storage.md "links"); `revoked_at` None while valid."""
+
+    link_id: str
+    room_id: str
+    role: str
+    created_at: str
+    revoked_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +158,16 @@ class RoomStore(Protocol):
     async def count_rooms(self) -> int: ...
 
     async def idle_rooms(self, before: str, limit: int = ...) -> list[str]: ...
+
+    async def create_link(self, link: LinkRecord) -> None: ...
+
+    async def get_link(self, link_id: str) -> LinkRecord | None: ...
+
+    async def room_links(self, room_id: str) -> list[LinkRecord]: ...
+
+    async def revoke_link(self, link_id: str, revoked_at: str) -> None: ...
+
+    async def revoked_links(self, link_ids: Sequence[str]) -> set[str]: ...
 
 
 @dataclass
@@ -293,8 +328,20 @@ class SqlStore:
         await self._submit([
             Write(sql, (room_id,)) for sql in (
                 "DELETE FROM updates WHERE room_id = ?", "DELETE FROM keyframes WHERE room_id = ?",
-                "DELETE FROM runs WHERE room_id = ?", "DELETE FROM rooms WHERE id = ?")
+                "DELETE FROM runs WHERE room_id = ?", "DELETE FROM links WHERE room_id = ?",
+                "DELETE FROM rooms WHERE id = ?")
         ])
+
+    async def create_link(self, link: LinkRecord) -> None:
+        await self._submit([Write(
+            "INSERT INTO links (id, room_id, role, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+            (link.link_id, link.room_id, link.role, link.created_at, link.revoked_at))])
+
+    async def revoke_link(self, link_id: str, revoked_at: str) -> None:
+        """Mark the link revoked (the first revocation's time stays)."""
+        await self._submit([Write(
+            "UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (revoked_at, link_id))])
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -346,6 +393,35 @@ class SqlStore:
             rows = await fetch("SELECT id FROM rooms WHERE updated_at < ?"
                                " ORDER BY updated_at LIMIT ?", before, limit)
         return [str(r[0]) for r in rows]
+
+
+    async def get_link(self, link_id: str) -> LinkRecord | None:
+        async with self._reader() as fetch:
+            rows = await fetch("SELECT id, room_id, role, created_at, revoked_at FROM links"
+                               " WHERE id = ?", link_id)
+        return LinkRecord(*rows[0]) if rows else None
+
+    async def room_links(self, room_id: str) -> list[LinkRecord]:
+        """The room's links that are not revoked, oldest first."""
+        async with self._reader() as fetch:
+            rows = await fetch("SELECT id, room_id, role, created_at, revoked_at FROM links"
+                               " WHERE room_id = ? AND revoked_at IS NULL"
+                               " ORDER BY created_at, id", room_id)
+        return [LinkRecord(*r) for r in rows]
+
+    async def revoked_links(self, link_ids: Sequence[str]) -> set[str]:
+        """Which of `link_ids` are revoked or gone (the multi-process fallback check)."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(link_ids))
+        async with self._reader() as fetch:
+            for start in range(0, len(ids), LINKS_PER_QUERY):
+                chunk = ids[start:start + LINKS_PER_QUERY]
+                # Padded to a fixed size: one statement text, prepared once.
+                padded = chunk + [chunk[0]] * (LINKS_PER_QUERY - len(chunk))
+                rows = await fetch(_VALID_LINKS, *padded)
+                valid = {str(r[0]) for r in rows}
+                found.update(i for i in chunk if i not in valid)
+        return found
 
 
 async def _room(fetch: Fetch, room_id: str) -> RoomRecord | None:

@@ -1,4 +1,5 @@
-"""The WebSocket endpoint `/ws/{roomId}/{clientId}?name=` (docs/protocol.md "WebSocket: …").
+"""The WebSocket endpoints: `/ws/{roomId}/{clientId}?name=` (docs/protocol.md "WebSocket: …")
+and a viewer's `/ws/view/{linkId}/{clientId}?name=` ("Read-only links").
 
 Reads frames, parses each into a message (server/messages.py) and hands it to the room. A bad
 message gets an `error` reply and the connection stays open (guarantee 4: liveness)."""
@@ -13,12 +14,19 @@ import time
 from starlette.websockets import WebSocket
 
 from editor_core.close_codes import CloseCode
-from editor_core.errors import PairpadError, RoomFull
+from editor_core.errors import ClientIdInUse, PairpadError, RoomFull
 from server import messages
 from server.clock import now_iso
 from server.connection import Connection, TokenBucket
 from server.dispatch import dispatch, reply_error
-from server.errors import RateLimited, RoomMoved, RoomNotFound, StoreUnavailable
+from server.errors import (
+    LinkNotFound,
+    LinkRevoked,
+    RateLimited,
+    RoomMoved,
+    RoomNotFound,
+    StoreUnavailable,
+)
 from server.hub import Hub
 from server.models import printable_name
 from server.relay import RelayRoom
@@ -35,20 +43,63 @@ def valid_name(name: str) -> bool:
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
+    """An editor: `/ws/{roomId}/{clientId}?name=`."""
     hub: Hub = websocket.app.state.hub
-    room_id = websocket.path_params["room_id"]
+    conn = await _accept(websocket, hub, websocket.path_params["room_id"])
+    if conn is not None:
+        await _serve(websocket, hub, conn)
+
+
+async def viewer_endpoint(websocket: WebSocket) -> None:
+    """A viewer of a read-only link: `/ws/view/{linkId}/{clientId}?name=` (docs/protocol.md
+    "Read-only links"). Closed with 4404 for an unknown link, 4403 for a revoked one."""
+    hub: Hub = websocket.app.state.hub
+    link_id = websocket.path_params["link_id"]
+    conn = await _accept(websocket, hub, "", link_id)
+    if conn is None:
+        return
+    hub.links.watch(link_id, conn)  # before resolving: a revocation from now on finds it
+    try:
+        try:
+            link = await hub.links.resolve(link_id)
+        except LinkRevoked:
+            await websocket.close(CloseCode.REVOKED, "the link was revoked")
+            return
+        except LinkNotFound:
+            await websocket.close(CloseCode.NOT_FOUND, "link not found")
+            return
+        except StoreUnavailable:
+            await websocket.close(CloseCode.INTERNAL_ERROR, "the store is unavailable; reconnect")
+            return
+        conn.room_id = link.room_id
+        await _serve(websocket, hub, conn)
+    finally:
+        hub.links.unwatch(link_id, conn)
+
+
+async def _accept(websocket: WebSocket, hub: Hub, room_id: str,
+                  link_id: str | None = None) -> Connection | None:
+    """Accept the socket; its `Connection`, or None once closed for a bad clientId or name."""
     client_id = websocket.path_params["client_id"]
     name = websocket.query_params.get("name", "Anonymous")
     await websocket.accept()
     if not CLIENT_ID.match(client_id) or not valid_name(name):
         await websocket.close(CloseCode.BAD_REQUEST, "bad clientId or name")
-        return
+        return None
     client = websocket.client
     remote = f"{client.host}:{client.port}" if client else "unknown"
-    conn = Connection(websocket, room_id, client_id, name.strip(), remote, now_iso(),
-                      hub.services.settings.send_queue)
+    return Connection(websocket, room_id, client_id, name.strip(), remote, now_iso(),
+                      hub.services.settings.send_queue, link_id)
+
+
+async def _serve(websocket: WebSocket, hub: Hub, conn: Connection) -> None:
+    """Join the room, then read frames until the socket closes."""
+    room_id, client_id = conn.room_id, conn.client_id
     try:
         room = await hub.get(room_id)
+        if conn.closing:  # a viewer whose link was revoked meanwhile
+            await websocket.close(CloseCode.REVOKED, "the link was revoked")
+            return
         if isinstance(room, RelayRoom):
             await room.join(conn)
         else:
@@ -58,6 +109,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     except RoomFull:
         await websocket.close(CloseCode.FULL, "room is full")
+        return
+    except ClientIdInUse:
+        await websocket.close(CloseCode.BAD_REQUEST, "clientId in use by an editor")
         return
     except RoomMoved:
         await websocket.close(CloseCode.SERVICE_RESTART, "the room moved; reconnect")

@@ -127,6 +127,33 @@ def test_rooms_and_their_state(client: TestClient, checked: Contract) -> None:
                   "/admin/rooms/{roomId}")
 
 
+def test_read_only_links(client: TestClient, checked: Contract) -> None:
+    room_id = new_room(client, "x = 1\n")
+    link = checked.check(client.post(f"/rooms/{room_id}/links", json={"role": "viewer"}),
+                         "post", "/rooms/{roomId}/links")
+    listed = checked.check(client.get(f"/rooms/{room_id}/links"), "get", "/rooms/{roomId}/links")
+    assert [item["linkId"] for item in listed["links"]] == [link["linkId"]]
+    with client.websocket_connect(f"/ws/view/{link['linkId']}/v?name=Val") as viewer:
+        recv_type(viewer, "init")
+        shared = checked.check(client.get(f"/links/{link['linkId']}"), "get", "/links/{linkId}")
+        assert [p["role"] for p in shared["participants"]] == ["viewer"]
+    checked.check(client.delete(f"/rooms/{room_id}/links/{link['linkId']}"), "delete",
+                  "/rooms/{roomId}/links/{linkId}")
+    gone = checked.check(client.get(f"/links/{link['linkId']}"), "get", "/links/{linkId}")
+    assert gone["error"]["code"] == "link_revoked"
+    for method, path, url in (
+            ("post", "/rooms/{roomId}/links", "/rooms/nope/links"),
+            ("get", "/rooms/{roomId}/links", "/rooms/nope/links"),
+            ("delete", "/rooms/{roomId}/links/{linkId}", f"/rooms/{room_id}/links/nope"),
+            ("get", "/links/{linkId}", "/links/nope")):
+        kwargs: dict[str, Any] = {"json": {"role": "viewer"}} if method == "post" else {}
+        answer = checked.check(client.request(method, url, **kwargs), method, path)
+        assert answer["error"]["code"] in ("room_not_found", "link_not_found")
+    bad = checked.check(client.post(f"/rooms/{room_id}/links", json={"role": "editor"}),
+                        "post", "/rooms/{roomId}/links")
+    assert bad["error"]["code"] == "validation_error"
+
+
 def test_autocomplete_execute_health_metrics(client: TestClient, checked: Contract) -> None:
     answer = checked.check(client.post("/autocomplete", json={
         "code": "import math\nmath.sq", "cursorPosition": 19, "language": "python"}),

@@ -30,6 +30,7 @@ class FakeConn:
     name: str = "N"
     remote: str = "127.0.0.1:1"
     connected_at: str = "t0"
+    link_id: str | None = None
     frames: list[str] = field(default_factory=list)
     closed: tuple[int, str] | None = None
 

@@ -14,7 +14,17 @@ import asyncpg
 import pytest
 
 from server.pgstore import PG_MIGRATIONS, PostgresStore
-from server.store import MIGRATIONS, RUNS_KEPT, Fenced, RoomRecord, SqlStore, Store, StoredUpdate
+from server.store import (
+    LINKS_PER_QUERY,
+    MIGRATIONS,
+    RUNS_KEPT,
+    Fenced,
+    LinkRecord,
+    RoomRecord,
+    SqlStore,
+    Store,
+    StoredUpdate,
+)
 from tests.support.postgres_server import PostgresServer
 
 StoreFactory = Callable[..., Awaitable[SqlStore]]
@@ -115,6 +125,49 @@ async def test_runs_keep_the_newest_and_queries_order_by_activity(make_store: St
     assert await store.recent_runs("new") == []
     assert await store.count_rooms() == 1
     assert await store.claim("old") in {0, 1}  # SQLite: one process, nothing to fence
+
+
+async def test_links_are_kept_revoked_and_deleted_with_their_room(make_store: StoreFactory
+                                                                  ) -> None:
+    store = await make_store()
+    await store.create_room(record("room"), "")
+    await store.create_room(record("other"), "")
+    links = [LinkRecord(f"l{i:03}", "room", "viewer",
+                        f"2026-01-01T{i // 60:02}:{i % 60:02}:00.000Z")
+             for i in range(LINKS_PER_QUERY + 5)]  # more than one query's worth
+    for link in links:
+        await store.create_link(link)
+    await store.create_link(LinkRecord("elsewhere", "other", "viewer", "2026-01-01T00:00:00Z"))
+    assert await store.get_link("l000") == links[0]
+    assert await store.get_link("nope") is None
+    await store.revoke_link("l001", "2026-01-02T00:00:00.000Z")
+    await store.revoke_link("l001", "2026-01-03T00:00:00.000Z")  # the first time stays
+    revoked = await store.get_link("l001")
+    assert revoked is not None
+    assert revoked.revoked_at == "2026-01-02T00:00:00.000Z"
+    listed = await store.room_links("room")
+    assert [link.link_id for link in listed] == [link.link_id for link in links
+                                                 if link.link_id != "l001"]
+    asked = [link.link_id for link in links] + ["gone", "elsewhere"]
+    assert await store.revoked_links(asked) == {"l001", "gone"}
+    assert await store.revoked_links([]) == set()
+    await store.delete_room("room")
+    assert await store.get_link("l000") is None
+    assert await store.room_links("room") == []
+    assert await store.get_link("elsewhere") is not None
+
+
+async def test_an_older_sqlite_database_gains_the_links_table(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await conn.executescript(f"BEGIN; {MIGRATIONS[0]} PRAGMA user_version = 1; COMMIT;")
+    store = await Store.open(path)
+    try:
+        await store.create_room(record("room"), "")
+        await store.create_link(LinkRecord("l", "room", "viewer", "2026-01-01T00:00:00.000Z"))
+        assert [link.link_id for link in await store.room_links("room")] == ["l"]
+    finally:
+        await store.close()
 
 
 async def test_sqlite_schema_is_versioned_and_newer_schemas_are_refused(tmp_path: Path) -> None:
