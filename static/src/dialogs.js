@@ -25,9 +25,10 @@ export function cleanName(text) {
 
 /**
  * @param {HTMLElement} root
+ * @param {string | null} roomName the room's name, "" for an unnamed room, null when unknown
  * @param {(name: string) => void} done
  */
-export function askName(root, done) {
+export function askName(root, roomName, done) {
   const input = h("input", { id: "display-name", name: "name", required: true, maxlength: NAME_MAX, autocomplete: "nickname" });
   const form = h(
     "form",
@@ -40,11 +41,13 @@ export function askName(root, done) {
       },
     },
     h("h1", {}, "Join the room"),
+    roomName ? h("p", { class: "join-room-name", title: roomName }, roomName) : null,
     h("p", { class: "muted" }, "Pick the name the others will see next to your cursor."),
     h("label", { for: "display-name" }, "Your name"),
     input,
     h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Join"), h("a", { href: "/" }, "Back to Pairpad")),
   );
+  document.title = `Join ${roomName || "a room"} · Pairpad`;
   root.replaceChildren(h("main", { class: "center" }, form));
   input.focus();
 }

@@ -3,7 +3,7 @@
 import { EditorState, Prec } from "@codemirror/state";
 import {
   EditorView, crosshairCursor, drawSelection, dropCursor, highlightActiveLine,
-  highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers, rectangularSelection,
+  highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers, placeholder, rectangularSelection,
 } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import {
@@ -14,10 +14,24 @@ import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } 
 import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 import { collab } from "@codemirror/collab";
 import { tags as t } from "@lezer/highlight";
+import { h } from "./dom.js";
 import { presenceField } from "./presence.js";
 
 /** @typedef {import("@codemirror/autocomplete").CompletionSource} CompletionSource */
 /** @typedef {import("@codemirror/view").ViewUpdate} ViewUpdate */
+
+// What an empty room shows until someone types (docs/editor.md "What a person can do"): short
+// lines, so that it fits a phone's editor without scrolling sideways.
+const EMPTY_HINT = [
+  "Type Python here: everyone in the room edits this file.",
+  "Ctrl/Cmd+Enter or Run runs it for everyone.",
+  "Copy link invites others to type along.",
+];
+
+/** @returns {HTMLElement} */
+function emptyHint() {
+  return h("span", {}, EMPTY_HINT.map((line) => h("span", { class: "cm-placeholder-line" }, line)));
+}
 
 const highlight = HighlightStyle.define([
   { tag: [t.keyword, t.controlKeyword, t.definitionKeyword, t.moduleKeyword, t.operatorKeyword], color: "var(--tok-keyword)" },
@@ -66,6 +80,8 @@ const theme = EditorView.theme({
   ".cm-tooltip-autocomplete > ul > li[aria-selected]": { backgroundColor: "var(--accent)", color: "var(--accent-fg)" },
   ".cm-completionDetail": { color: "var(--muted)", fontStyle: "normal", marginLeft: "1em" },
   ".cm-tooltip-autocomplete > ul > li[aria-selected] .cm-completionDetail": { color: "inherit", opacity: "0.8" },
+  ".cm-placeholder": { color: "var(--muted)", fontFamily: "var(--sans)" },
+  ".cm-placeholder-line": { display: "block" },
   ".cm-foldPlaceholder": { backgroundColor: "var(--active-line)", border: "1px solid var(--border)", color: "var(--muted)" },
 });
 
@@ -106,7 +122,8 @@ export function createEditorState({ doc, version, clientId, onRun, completionSou
       theme,
       collab({ startVersion: version, clientID: clientId }),
       presenceField,
-      EditorView.contentAttributes.of({ "aria-label": "Python code" }),
+      placeholder(emptyHint()),
+      EditorView.contentAttributes.of({ "aria-label": "Python code", "aria-placeholder": EMPTY_HINT.join(" ") }),
       EditorView.updateListener.of(onUpdate),
     ],
   });

@@ -10,7 +10,7 @@ root.removeAttribute("aria-busy");
 const path = location.pathname;
 const roomId = roomIdFromPath(path);
 if (roomId) {
-  startRoom(root, roomId);
+  void startRoom(root, roomId);
 } else if (path === "/" || path === "/index.html") {
   startLanding(root);
 } else {

@@ -2,12 +2,17 @@
 // Positions arrive valid at some server version (docs/protocol.md
 // "Presence, runs, completions": `cursor`); room.js maps them to
 // our document before handing them here, and this field maps them through every later change.
+// A label shows when its cursor arrives or moves, fades after labelFadeMs() (hovering the caret
+// shows it again), and the labels of cursors at one place sit side by side in one row
+// (docs/editor.md "Remote cursors").
 import { StateEffect, StateField, RangeSetBuilder } from "@codemirror/state";
-import { Decoration, EditorView, WidgetType } from "@codemirror/view";
+import { Decoration, EditorView, ViewPlugin, WidgetType } from "@codemirror/view";
+import { labelFadeMs } from "./storage.js";
 
 /**
- * A participant's caret and selection in the current document.
- * @typedef {{clientId: string, name: string, color: string, anchor: number, head: number}} RemoteCursor
+ * A participant's caret and selection in the current document; `shownAt` (Date.now()) is when
+ * it last arrived or moved, which starts its label's fade.
+ * @typedef {{clientId: string, name: string, color: string, anchor: number, head: number, shownAt?: number}} RemoteCursor
  */
 
 /** @type {import("@codemirror/state").StateEffectType<RemoteCursor>} */
@@ -16,40 +21,108 @@ export const setRemoteCursor = StateEffect.define();
 /** @type {import("@codemirror/state").StateEffectType<string>} */
 export const removeRemoteCursor = StateEffect.define();
 
-class CaretWidget extends WidgetType {
+// Read once per page load: tests shorten it through localStorage before the page starts.
+const FADE_MS = labelFadeMs();
+// How far (px) on either side of a caret the pointer counts as hovering it.
+const HOVER_SLOP = 6;
+
+// One place in the text and every remote caret there: one caret line each, one row of labels.
+class CaretGroupWidget extends WidgetType {
   /**
-   * @param {string} name
-   * @param {string} color
+   * @param {RemoteCursor[]} cursors in a stable order (by clientId)
    * @param {boolean} labelBelow on the first line, where a label above would be cut off
    */
-  constructor(name, color, labelBelow) {
+  constructor(cursors, labelBelow) {
     super();
-    this.name = name;
-    this.color = color;
+    this.cursors = cursors;
     this.labelBelow = labelBelow;
   }
 
-  /** @param {CaretWidget} other */
+  /** @param {CaretGroupWidget} other */
   eq(other) {
-    return other.name === this.name && other.color === this.color && other.labelBelow === this.labelBelow;
+    return other.labelBelow === this.labelBelow && other.cursors.length === this.cursors.length &&
+      other.cursors.every((c, i) => {
+        const mine = this.cursors[i];
+        return c.clientId === mine.clientId && c.name === mine.name && c.color === mine.color && c.shownAt === mine.shownAt;
+      });
   }
 
   toDOM() {
-    const caret = document.createElement("span");
-    caret.className = "cm-remote-caret";
-    caret.style.setProperty("--peer-color", this.color);
-    caret.setAttribute("aria-hidden", "true");
-    const label = document.createElement("span");
-    label.className = this.labelBelow ? "cm-remote-label cm-remote-label-below" : "cm-remote-label";
-    label.textContent = this.name;
-    caret.append(label);
-    return caret;
+    const group = document.createElement("span");
+    group.className = "cm-remote-carets";
+    group.setAttribute("aria-hidden", "true");
+    const labels = document.createElement("span");
+    labels.className = this.labelBelow ? "cm-remote-labels cm-remote-labels-below" : "cm-remote-labels";
+    const now = Date.now();
+    for (const c of this.cursors) {
+      const caret = document.createElement("span");
+      caret.className = "cm-remote-caret";
+      caret.style.setProperty("--peer-color", c.color);
+      group.append(caret);
+      const label = document.createElement("span");
+      label.className = "cm-remote-label";
+      label.style.setProperty("--peer-color", c.color);
+      label.dataset.clientId = c.clientId;
+      label.textContent = c.name;
+      // A redrawn line redraws its widgets: the fade goes on from where it was.
+      const left = FADE_MS - (now - (c.shownAt ?? now));
+      label.style.animationDelay = `${Math.max(0, left)}ms`;
+      if (left <= 0) label.style.animationDuration = "0s";
+      labels.append(label);
+    }
+    group.append(labels);
+    return group;
   }
 
   ignoreEvent() {
     return true;
   }
 }
+
+// Hovering a caret shows its labels again; leaving it lets them linger FADE_MS, then fade.
+const hoverLabels = ViewPlugin.fromClass(class {
+  /** @param {EditorView} view */
+  constructor(view) {
+    this.view = view;
+    /** @type {HTMLElement | null} */
+    this.hovered = null;
+  }
+
+  /** @param {HTMLElement | null} group */
+  setHovered(group) {
+    if (group === this.hovered) return;
+    const left = this.hovered;
+    if (left) {
+      left.classList.remove("cm-remote-hover");
+      for (const label of left.querySelectorAll(".cm-remote-label")) {
+        const style = /** @type {HTMLElement} */ (label).style;
+        style.animationDelay = `${FADE_MS}ms`;
+        style.animationDuration = "";
+      }
+    }
+    this.hovered = group;
+    if (group) group.classList.add("cm-remote-hover");
+  }
+}, {
+  eventHandlers: {
+    mousemove(event) {
+      /** @type {HTMLElement | null} */
+      let found = null;
+      for (const group of this.view.contentDOM.querySelectorAll(".cm-remote-carets")) {
+        const box = group.getBoundingClientRect();
+        if (event.clientX >= box.left - HOVER_SLOP && event.clientX <= box.right + HOVER_SLOP &&
+            event.clientY >= box.top && event.clientY <= box.bottom) {
+          found = /** @type {HTMLElement} */ (group);
+          break;
+        }
+      }
+      this.setHovered(found);
+    },
+    mouseleave() {
+      this.setHovered(null);
+    },
+  },
+});
 
 /**
  * @param {number} pos
@@ -77,7 +150,12 @@ export const presenceField = StateField.define({
         if (next === cursors) next = new Map(cursors);
         const length = tr.state.doc.length;
         const c = effect.value;
-        next.set(c.clientId, { ...c, anchor: clamp(c.anchor, length), head: clamp(c.head, length) });
+        const anchor = clamp(c.anchor, length);
+        const head = clamp(c.head, length);
+        const before = next.get(c.clientId);
+        const moved = !before || before.anchor !== anchor || before.head !== head || before.name !== c.name;
+        const shownAt = moved ? Date.now() : before.shownAt;
+        next.set(c.clientId, { ...c, anchor, head, shownAt });
       } else if (effect.is(removeRemoteCursor) && next.has(effect.value)) {
         if (next === cursors) next = new Map(cursors);
         next.delete(effect.value);
@@ -85,10 +163,13 @@ export const presenceField = StateField.define({
     }
     return next;
   },
-  provide: (field) =>
+  provide: (field) => [
+    hoverLabels,
     EditorView.decorations.compute([field], (state) => {
       /** @type {{from: number, to: number, deco: Decoration}[]} */
       const ranges = [];
+      /** @type {Map<number, RemoteCursor[]>} head -> the cursors there */
+      const carets = new Map();
       for (const c of state.field(field).values()) {
         const from = Math.min(c.anchor, c.head);
         const to = Math.max(c.anchor, c.head);
@@ -102,11 +183,17 @@ export const presenceField = StateField.define({
             }),
           });
         }
-        const labelBelow = state.doc.lineAt(c.head).number === 1;
+        const here = carets.get(c.head);
+        if (here) here.push(c);
+        else carets.set(c.head, [c]);
+      }
+      for (const [head, cursors] of carets) {
+        cursors.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+        const labelBelow = state.doc.lineAt(head).number === 1;
         ranges.push({
-          from: c.head,
-          to: c.head,
-          deco: Decoration.widget({ widget: new CaretWidget(c.name, c.color, labelBelow), side: 1 }),
+          from: head,
+          to: head,
+          deco: Decoration.widget({ widget: new CaretGroupWidget(cursors, labelBelow), side: 1 }),
         });
       }
       ranges.sort((a, b) => a.from - b.from || a.deco.startSide - b.deco.startSide);
@@ -115,6 +202,7 @@ export const presenceField = StateField.define({
       for (const r of ranges) builder.add(r.from, r.to, r.deco);
       return builder.finish();
     }),
+  ],
 });
 
 /**

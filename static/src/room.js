@@ -33,14 +33,29 @@ import { rememberRoom, storeName, storedName } from "./storage.js";
  * @param {HTMLElement} root
  * @param {string} roomId
  */
-export function startRoom(root, roomId) {
+export async function startRoom(root, roomId) {
+  // Ask REST first: an unknown room says so before anyone types a name, and the name prompt
+  // shows the room's name. Any other failure leaves it to the socket (it retries with backoff).
+  root.replaceChildren(h("main", { class: "center" }, h("p", { class: "loading muted" }, "Loading the room…")));
+  let roomName = null;
+  try {
+    roomName = (await getRoom(roomId)).name || "";
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      const { heading, card } = fatalCard(CloseCode.NOT_FOUND, null);
+      document.title = `${heading} · Pairpad`;
+      root.replaceChildren(h("main", { class: "center" }, card));
+      return;
+    }
+    console.warn("pairpad: room details unavailable", /** @type {Error} */ (err).message);
+  }
   const name = cleanName(new URLSearchParams(location.search).get("name") || "") || cleanName(storedName());
   if (name) {
-    new Room(root, roomId, name).start();
+    new Room(root, roomId, name, roomName).start();
   } else {
-    askName(root, (chosen) => {
+    askName(root, roomName, (chosen) => {
       storeName(chosen);
-      new Room(root, roomId, chosen).start();
+      new Room(root, roomId, chosen, roomName).start();
     });
   }
 }
@@ -50,8 +65,9 @@ class Room {
    * @param {HTMLElement} root
    * @param {string} roomId
    * @param {string} name our display name
+   * @param {string | null} roomName from `GET /rooms/{roomId}`, null when that failed
    */
-  constructor(root, roomId, name) {
+  constructor(root, roomId, name, roomName) {
     this.root = root;
     this.roomId = roomId;
     this.name = name;
@@ -91,6 +107,8 @@ class Room {
     this.people = new ParticipantList(this.clientId);
     this.stdin = new StdinBox({ onRun: () => this.requestRun() });
     this.buildPage();
+    this.roomNameKnown = roomName !== null;
+    if (roomName !== null) this.setRoomName(roomName);
     // A read-only handle for the browser tests and for anyone curious in the console.
     window.pairpad = Object.freeze({
       roomId,
@@ -110,8 +128,8 @@ class Room {
     });
   }
 
-  // The room's name is not in `init`: ask REST once the room is known to exist, for the
-  // title and the download's file name.
+  // The room's name is not in `init`: when startRoom could not learn it, ask REST once the
+  // room is known to exist, for the title and the download's file name.
   fetchRoomName() {
     getRoom(this.roomId).then(
       (room) => this.setRoomName(room.name),
@@ -289,7 +307,7 @@ class Room {
       this.editorHost.querySelector(".loading")?.remove();
       this.sync.attach(this.view);
       this.view.focus();
-      this.fetchRoomName();
+      if (!this.roomNameKnown) this.fetchRoomName();
     }
     /** @type {string} */
     this.selfColor = msg.color;

@@ -3,6 +3,9 @@
 const NAME_KEY = "pairpad.name";
 const RECENT_KEY = "pairpad.recentRooms";
 const RECENT_MAX = 8;
+// How long a remote cursor's name label stays after it moves (docs/editor.md); tests shorten it.
+const LABEL_FADE_KEY = "pairpad.labelFadeMs";
+const LABEL_FADE_MS = 2000;
 
 /** @typedef {{roomId: string, name: string, visitedAt: string}} RecentRoom */
 
@@ -64,4 +67,11 @@ export function rememberRoom(roomId, name) {
 /** @param {string} roomId */
 export function forgetRoom(roomId) {
   write(RECENT_KEY, JSON.stringify(recentRooms().filter((r) => r.roomId !== roomId)));
+}
+
+/** @returns {number} milliseconds, the stored override when it is a number >= 0 */
+export function labelFadeMs() {
+  const stored = (read(LABEL_FADE_KEY) || "").trim();
+  const ms = stored ? Number(stored) : NaN;
+  return Number.isFinite(ms) && ms >= 0 ? ms : LABEL_FADE_MS;
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, ViewportSize, async_playwright, expect
 
 from tests.browser.harness import (
     WAIT_MS,
@@ -22,6 +22,7 @@ from tests.browser.harness import (
     OpenEditor,
     SocketLink,
     build_editor,
+    label_fade_script,
     launch_chromium,
 )
 from tests.support.cluster_fixtures import (
@@ -76,7 +77,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture
 async def open_editor(browser: Browser) -> AsyncIterator[OpenEditor]:
     """Factory: `await open_editor(server, room_id, "Alice")` → an Editor online in the room
-(`server`: a LiveServer, or nginx in front of a cluster).
+(`server`: a LiveServer, or nginx in front of a cluster); `label_fade_ms` sets how long remote
+    cursor labels stay (docs/editor.md "Remote cursors").
     At the end of the test, no page may have had a JavaScript error or a console error."""
     editors: list[Editor] = []
 
@@ -88,10 +90,14 @@ async def open_editor(browser: Browser) -> AsyncIterator[OpenEditor]:
         color_scheme: ColorScheme = "light",
         allow_reconnect_noise: bool = False,
         link: SocketLink | None = None,
+        viewport: ViewportSize | None = None,
+        label_fade_ms: int | None = None,
     ) -> Editor:
         context = await browser.new_context(
-            viewport={"width": 1280, "height": 800}, color_scheme=color_scheme
+            viewport=viewport or {"width": 1280, "height": 800}, color_scheme=color_scheme
         )
+        if label_fade_ms is not None:
+            await context.add_init_script(label_fade_script(label_fade_ms))
         page = await context.new_page()
         editor = Editor(page=page, context=context, name=name)
 

@@ -9,7 +9,7 @@ import json
 import re
 import subprocess
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -39,6 +39,19 @@ WAIT_MS = 15_000
 RECONNECT_WAIT_MS = 45_000
 
 ColorScheme = Literal["light", "dark", "no-preference"]
+
+
+def shared_area(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+    """The area two boxes (`x`, `y`, `width`, `height`, as Playwright's bounding_box) share."""
+    width = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
+    height = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
+    return float(max(0.0, width) * max(0.0, height))
+
+
+def label_fade_script(ms: int) -> str:
+    """An init script that sets how long remote cursor labels stay before they fade (the
+    editor reads `pairpad.labelFadeMs` once, when the page starts)."""
+    return f"localStorage.setItem('pairpad.labelFadeMs', '{int(ms)}');"
 
 
 class HasUrl(Protocol):

@@ -1,6 +1,7 @@
-"""Screenshots of the editor in light and dark, with the browser set-up of the tests, kept in
-docs/screenshots/. Run `scripts/screenshots` (starts its own server), or
-`scripts/screenshots --url http://127.0.0.1:8000` against one already running."""
+"""Screenshots of the editor in light and dark (the room, the landing page, the name prompt and
+the room on a phone), with the browser set-up of the tests, kept in docs/screenshots/. Run
+`scripts/screenshots` (starts its own server), or `scripts/screenshots --url
+http://127.0.0.1:8000` against one already running."""
 
 from __future__ import annotations
 
@@ -17,12 +18,17 @@ from tests.browser.harness import (
     ColorScheme,
     build_editor,
     create_room,
+    http_json,
+    label_fade_script,
     launch_chromium,
 )
 from tests.support.live_server import REPO, launch
 
 OUT = REPO / "docs" / "screenshots"
 SIZE: ViewportSize = {"width": 1280, "height": 760}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+# The others' name labels fade 2 s after they move; the pictures keep them, as just moved.
+KEEP_LABELS = label_fade_script(600_000)
 
 SAMPLE = '''import math
 
@@ -44,13 +50,38 @@ class Base:
     url: str
 
 
-async def open_room(browser: Browser, base: str, room: str, name: str, scheme: ColorScheme) -> Page:
-    context = await browser.new_context(viewport=SIZE, color_scheme=scheme, device_scale_factor=1)
+async def open_room(
+    browser: Browser,
+    base: str,
+    room: str,
+    name: str,
+    scheme: ColorScheme,
+    viewport: ViewportSize = SIZE,
+) -> Page:
+    context = await browser.new_context(
+        viewport=viewport, color_scheme=scheme, device_scale_factor=1
+    )
+    await context.add_init_script(KEEP_LABELS)
     page = await context.new_page()
     await page.goto(f"{base}/r/{room}?name={name}")
     online = expect(page.locator(".room-page"))
     await online.to_have_attribute("data-conn", "online", timeout=WAIT_MS)
     return page
+
+
+async def wait_completions_warm(base: str, deadline_s: float = 90.0) -> None:
+    """Until Jedi answers (the server answers from the AST while it warms up, and the picture
+    wants Jedi's `sqrt`); polled with a deadline."""
+    code = "import math\nmath.sq"
+    body = {"code": code, "cursorPosition": len(code), "language": "python"}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while loop.time() < deadline:
+        answer = await asyncio.to_thread(http_json, "POST", f"{base}/autocomplete", body)
+        if any(s["label"] == "sqrt" for s in answer["suggestions"]):
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"no Jedi completions after {deadline_s} s")
 
 
 async def shoot(browser: Browser, base: str, scheme: ColorScheme) -> None:
@@ -85,6 +116,21 @@ async def shoot(browser: Browser, base: str, scheme: ColorScheme) -> None:
     await landing.goto(base + "/")
     await expect(landing.get_by_role("button", name="Create a room")).to_be_visible()
     await landing.screenshot(path=str(OUT / f"landing-{scheme}.png"))
+
+    # Someone new opens the link: the name prompt, with the room's name.
+    newcomer = await browser.new_context(viewport=SIZE, color_scheme=scheme, device_scale_factor=1)
+    join = await newcomer.new_page()
+    await join.goto(f"{base}/r/{room}")
+    await expect(join.get_by_label("Your name")).to_be_visible(timeout=WAIT_MS)
+    await join.screenshot(path=str(OUT / f"join-{scheme}.png"))
+    await newcomer.close()
+
+    # The room on a phone, the whole page: editor, then output, then people.
+    phone = await open_room(browser, base, room, "Carol", scheme, viewport=PHONE)
+    await expect(phone.locator(".output-log")).to_contain_text("done", timeout=WAIT_MS)
+    await expect(phone.locator(".cm-remote-label")).to_have_count(2, timeout=WAIT_MS)
+    await phone.screenshot(path=str(OUT / f"phone-{scheme}.png"), full_page=True)
+    await phone.context.close()
     await alice.context.close()
     await bob.context.close()
 
@@ -98,6 +144,7 @@ async def main(url: str | None) -> None:
             async with async_playwright() as playwright:
                 browser = await launch_chromium(playwright)
                 try:
+                    await wait_completions_warm(base)
                     for scheme in ("light", "dark"):
                         await shoot(browser, base, scheme)
                 finally:

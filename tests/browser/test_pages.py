@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, ConsoleMessage, expect
 
 from tests.browser.harness import WAIT_MS, OpenEditor, create_room, http_request
 from tests.support.live_server import LiveServer
@@ -74,13 +74,22 @@ async def test_join_by_pasting_a_link(server: LiveServer, browser: Browser) -> N
         await context.close()
 
 
+def is_error(message: ConsoleMessage) -> bool:
+    """A console error, except Chromium's own line for the 404 of `GET /rooms/{id}` that
+    tells the page the room does not exist."""
+    expected_404 = message.text.startswith("Failed to load resource") and "/rooms/" in str(
+        message.location.get("url", "")
+    )
+    return message.type == "error" and not expected_404
+
+
 async def test_an_unknown_room_says_so_and_leads_back(server: LiveServer, browser: Browser) -> None:
     context = await browser.new_context()
     errors: list[str] = []
     try:
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("console", lambda m: errors.append(m.text) if is_error(m) else None)
         await page.goto(server.url + "/r/NoSuchRoomAtAll123?name=Dora")
         card = page.locator(".fatal")
         await expect(card).to_contain_text("Room not found", timeout=WAIT_MS)
@@ -129,3 +138,47 @@ async def test_a_deleted_room_closes_both_editors_with_a_way_back(
         back = card.get_by_role("link", name="Back to Pairpad")
         await expect(back).to_have_attribute("href", "/")
         await expect(editor.page.locator(".room-page")).to_have_attribute("data-conn", "closed")
+
+
+async def test_an_unknown_room_says_so_before_asking_for_a_name(
+    server: LiveServer, browser: Browser
+) -> None:
+    context = await browser.new_context()  # no name remembered: a known room would ask
+    try:
+        page = await context.new_page()
+        await page.goto(server.url + "/r/NoSuchRoomAtAll456")
+        await expect(page.locator(".fatal")).to_contain_text("Room not found", timeout=WAIT_MS)
+        await expect(page.get_by_label("Your name")).to_have_count(0)
+    finally:
+        await context.close()
+
+
+async def test_the_join_screen_shows_the_room_name(server: LiveServer, browser: Browser) -> None:
+    room = await create_room(server, "", name="Interview warm-up")
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await page.goto(f"{server.url}/r/{room}")
+        card = page.locator(".name-card")
+        await expect(card.get_by_role("heading")).to_have_text("Join the room")
+        await expect(card.locator(".join-room-name")).to_have_text("Interview warm-up")
+        await expect(page).to_have_title("Join Interview warm-up · Pairpad")
+        await page.get_by_label("Your name").fill("Eve")
+        await page.get_by_role("button", name="Join").click()
+        await expect(page.locator(".room-title")).to_have_text("Interview warm-up")
+    finally:
+        await context.close()
+
+
+async def test_an_empty_room_shows_a_hint_until_someone_types(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "")
+    alice = await open_editor(server, room, "Alice")
+    hint = alice.page.locator(".cm-placeholder")
+    await expect(hint).to_be_visible()
+    await expect(hint).to_contain_text("Ctrl/Cmd+Enter")
+    await alice.page.locator(".cm-content").click()
+    await alice.page.keyboard.type("x = 1")
+    await expect(hint).to_have_count(0)
+    await alice.wait_settled()

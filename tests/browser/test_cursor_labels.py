@@ -1,0 +1,92 @@
+"""The others' cursor labels (docs/editor.md "Remote cursors"): shown when a cursor arrives or
+moves, faded after a delay (set short or long through localStorage), shown again on hover, long
+names cut, and the labels of cursors at one place side by side."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page, expect
+
+from tests.browser.harness import WAIT_MS, OpenEditor, create_room, shared_area
+from tests.support.live_server import LiveServer
+
+LONG_NAME = "Maximiliana Wolfeschlegelsteinhausen"
+
+async def wait_label_shown(page: Page, name: str) -> None:
+    """Checked at every frame: the label may be on screen only for the configured delay."""
+    await page.wait_for_function(
+        "name => [...document.querySelectorAll('.cm-remote-label')].some(l =>"
+        " l.textContent === name && getComputedStyle(l).visibility === 'visible')",
+        arg=name,
+        polling="raf",
+        timeout=WAIT_MS,
+    )
+
+
+async def test_labels_of_cursors_at_one_place_sit_side_by_side_and_long_names_are_cut(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "first line\nsecond line\nthird line\n")
+    alice = await open_editor(server, room, "Alice", label_fade_ms=600_000)
+    bob = await open_editor(server, room, "Bob")
+    long = await open_editor(server, room, LONG_NAME)
+    await expect(alice.page.locator(".people .person")).to_have_count(3)
+
+    await bob.click_end_of_line(2)
+    await long.click_end_of_line(2)
+
+    # One place, one row of two labels, on the line of the carets.
+    row = alice.page.locator(".cm-line").nth(1).locator(".cm-remote-labels")
+    await expect(row).to_have_count(1)
+    labels = row.locator(".cm-remote-label")
+    await expect(labels).to_have_count(2)
+    bob_label = labels.filter(has_text="Bob")
+    long_label = labels.filter(has_text=LONG_NAME)
+    await expect(bob_label).to_be_visible()
+    await expect(long_label).to_be_visible()
+
+    bob_box = await bob_label.bounding_box()
+    long_box = await long_label.bounding_box()
+    assert bob_box
+    assert long_box
+    assert shared_area(bob_box, long_box) == 0, (bob_box, long_box)
+    # Side by side on one row.
+    assert abs(bob_box["y"] - long_box["y"]) < 1
+
+    # The long name is cut with an ellipsis: narrower than its text, the whole name kept.
+    assert await long_label.text_content() == LONG_NAME
+    cut = await long_label.evaluate(
+        "l => ({scroll: l.scrollWidth, client: l.clientWidth,"
+        " ellipsis: getComputedStyle(l).textOverflow})"
+    )
+    assert cut["scroll"] > cut["client"], cut
+    assert cut["ellipsis"] == "ellipsis"
+    assert long_box["width"] < 200
+
+
+async def test_a_label_fades_after_the_delay_and_shows_again_on_hover_or_movement(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "alpha = 1\nbeta = 2\ngamma = 3\n")
+    alice = await open_editor(server, room, "Alice", label_fade_ms=500)
+    bob = await open_editor(server, room, "Bob")
+    await expect(alice.page.locator(".people")).to_contain_text("Bob")
+
+    # Arrival: shown, then faded after the delay.
+    await bob.click_end_of_line(2)
+    label = alice.page.locator(".cm-line").nth(1).locator(".cm-remote-label")
+    await wait_label_shown(alice.page, "Bob")
+    await expect(label).to_be_hidden()
+
+    # Hover over the caret: shown while the pointer stays; faded again after it leaves.
+    caret = alice.page.locator(".cm-remote-caret")
+    box = await caret.bounding_box()
+    assert box
+    await alice.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await expect(label).to_be_visible()
+    await alice.page.mouse.move(5, 5)
+    await expect(label).to_be_hidden()
+
+    # Movement shows it again, then it fades.
+    await bob.page.keyboard.press("Home")
+    await wait_label_shown(alice.page, "Bob")
+    await expect(label).to_be_hidden()
