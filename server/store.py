@@ -188,6 +188,11 @@ class Pending:
 # A query: (sql with ? placeholders, *params) → rows.
 Fetch = Callable[..., Awaitable[Sequence[Sequence[Any]]]]
 
+# The RunResult fields added after runs were first stored, with what an older run reads as.
+_ADDED_LATER: dict[str, Any] = {"reason": None, "limit": None, "startedAt": None,
+                                "stoppedBy": None}
+
+
 class SqlStore:
     """What the SQLite and PostgreSQL stores share. A backend implements `_commit` (one
     transaction for a batch) and `_reader` (a consistent read)."""
@@ -371,9 +376,9 @@ class SqlStore:
         async with self._reader() as fetch:
             rows = await fetch("SELECT result FROM runs WHERE room_id = ?"
                                " ORDER BY finished_at DESC LIMIT ?", room_id, limit)
-        # Runs stored before RunResult had `startedAt` and `stoppedBy` get them as null, so
-        # every RunResult carries both (docs/protocol.md `RunResult`).
-        return [{"startedAt": None, "stoppedBy": None, **json.loads(r[0])} for r in rows]
+        # Runs stored before a field of RunResult existed get it as null, so every RunResult
+        # carries them all (docs/protocol.md `ExecutionResult`, `RunResult`).
+        return [{**_ADDED_LATER, **json.loads(r[0])} for r in rows]
 
     async def list_rooms(self, limit: int, offset: int) -> tuple[list[RoomRecord], int]:
         async with self._reader() as fetch:

@@ -170,6 +170,19 @@ async def test_an_older_sqlite_database_gains_the_links_table(tmp_path: Path) ->
         await store.close()
 
 
+async def test_a_run_stored_before_a_result_field_existed_reads_it_as_null(
+        make_store: StoreFactory) -> None:
+    store = await make_store()
+    await store.create_room(record("r", "2026-01-01T00:00:00.000Z"), "")
+    await store.save_run("r", "old", "2026-01-01T00:00:01.000Z", {"status": "stopped"})
+    await store.save_run("r", "new", "2026-01-01T00:00:02.000Z",
+                         {"status": "stopped", "reason": "stopped", "stoppedBy": "Bob"})
+    new, old = await store.recent_runs("r")
+    assert old == {"status": "stopped", "reason": None, "limit": None, "startedAt": None,
+                   "stoppedBy": None}
+    assert (new["reason"], new["stoppedBy"], new["startedAt"]) == ("stopped", "Bob", None)
+
+
 async def test_sqlite_schema_is_versioned_and_newer_schemas_are_refused(tmp_path: Path) -> None:
     path = str(tmp_path / "m.db")
     store = await Store.open(path)
