@@ -82,6 +82,17 @@ async def test_an_output_flood_says_the_output_limit_was_reached(
     await expect(status).not_to_contain_text("Killed")
 
 
+async def test_a_memory_hog_says_the_memory_limit_was_reached(
+    server: LiveServer, open_editor: OpenEditor
+) -> None:
+    room = await create_room(server, "x = [0] * (10 ** 9)\n")
+    alice = await open_editor(server, room, "Alice")
+
+    await alice.page.get_by_role("button", name="Run").click()
+    await expect(alice.page.locator(".output-status")).to_contain_text(
+        "Memory limit (256 MiB) reached")
+
+
 async def test_input_over_the_limit_is_refused_in_the_editor(
     server: LiveServer, open_editor: OpenEditor
 ) -> None:
