@@ -1,7 +1,7 @@
 """Screenshots of the editor in light and dark (the room, the landing page, the name prompt and
-the room on a phone), with the browser set-up of the tests, kept in docs/screenshots/. Run
-`scripts/screenshots` (starts its own server), or `scripts/screenshots --url
-http://127.0.0.1:8000` against one already running."""
+the room on a phone, a run reading the input box, a run stopped by the other person), with the
+browser set-up of the tests, kept in docs/screenshots/. Run `scripts/screenshots` (starts its
+own server), or `scripts/screenshots --url http://127.0.0.1:8000` against one already running."""
 
 from __future__ import annotations
 
@@ -42,6 +42,19 @@ for r in (1, 2, 3):
     print(f"r={r}: {circle_area(r)}")
 
 print("done", math.sqrt(2))
+'''
+
+GREETER = '''name = input("Your name? ")
+times = int(input("How many times? "))
+for i in range(times):
+    print(f"{i + 1}. Hello, {name}!")
+'''
+
+COUNTER = '''import itertools
+
+for n in itertools.count():
+    if n % 10_000_000 == 0:
+        print("still counting:", n, flush=True)
 '''
 
 
@@ -135,6 +148,32 @@ async def shoot(browser: Browser, base: str, scheme: ColorScheme) -> None:
     await bob.context.close()
 
 
+async def shoot_runs(browser: Browser, base: str, scheme: ColorScheme) -> None:
+    """The input box feeding input(), then a run that Bob stops, as Alice sees them."""
+    room = await create_room(Base(base), GREETER, name="Greeter")
+    alice = await open_room(browser, base, room, "Alice", scheme)
+    bob = await open_room(browser, base, room, "Bob", scheme)
+    await alice.get_by_role("textbox", name="Input").fill("Ada\n3\n")
+    await alice.get_by_role("button", name="Run").click()
+    status = alice.locator(".output-status")
+    await expect(status).to_contain_text("Finished", timeout=WAIT_MS)
+    await alice.screenshot(path=str(OUT / f"run-input-{scheme}.png"))
+
+    counting = await create_room(Base(base), COUNTER, name="Counting")
+    await alice.goto(f"{base}/r/{counting}?name=Alice")
+    await bob.goto(f"{base}/r/{counting}?name=Bob")
+    for page in (alice, bob):
+        await expect(page.locator(".room-page")).to_have_attribute("data-conn", "online",
+                                                                    timeout=WAIT_MS)
+    await alice.get_by_role("button", name="Run").click()
+    await expect(bob.locator(".output-log")).to_contain_text("still counting", timeout=WAIT_MS)
+    await bob.get_by_role("button", name="Stop").click()
+    await expect(status).to_contain_text("Stopped by Bob", timeout=WAIT_MS)
+    await alice.screenshot(path=str(OUT / f"run-stopped-{scheme}.png"))
+    await alice.context.close()
+    await bob.context.close()
+
+
 async def main(url: str | None) -> None:
     build_editor()
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,6 +186,7 @@ async def main(url: str | None) -> None:
                     await wait_completions_warm(base)
                     for scheme in ("light", "dark"):
                         await shoot(browser, base, scheme)
+                        await shoot_runs(browser, base, scheme)
                 finally:
                     await browser.close()
         finally:
