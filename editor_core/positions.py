@@ -54,6 +54,21 @@ def utf16_to_index(text: str, offset: int) -> int:
     raise ValueError(f"offset {offset} is past the end ({units})")
 
 
+def snap_utf16(text: str, offset: int) -> int:
+    """The largest character boundary at or before `offset` (a non-negative UTF-16 offset):
+    the end for anything past it, a pair's start for its middle. LSP treats a position past
+    a line's end alike; REST completion takes any cursor this way (docs/protocol.md "REST")."""
+    if text.isascii():
+        return min(offset, len(text))
+    units = 0
+    for ch in text:
+        step = 2 if _is_astral(ch) else 1
+        if units + step > offset:
+            return units
+        units += step
+    return units
+
+
 def utf16_to_line_col(text: str, offset: int) -> tuple[int, int]:
     """UTF-16 offset → Jedi's (1-based line, 0-based code-point column)."""
     index = utf16_to_index(text, offset)

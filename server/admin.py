@@ -10,12 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server import models
-from server.errors import Unauthorized, ValidationFailed
+from server.body import parse_query
+from server.errors import Unauthorized
 from server.hub import Hub
 from server.room import Room
 from server.store import RoomRecord
-
-MAX_LIMIT = 500
 
 
 def _authorize(request: Request) -> Hub:
@@ -27,17 +26,6 @@ def _authorize(request: Request) -> Hub:
                                                               token.encode()):
         raise Unauthorized("missing or wrong admin token")
     return hub
-
-
-def _int_param(request: Request, name: str, default: int, high: int | None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or (high is not None and int(raw) > high):
-        bound = f"0..{high}" if high is not None else "a non-negative integer"
-        raise ValidationFailed(f"{name} must be {bound}", details=[
-            {"loc": ["query", name], "message": f"must be {bound}", "type": "value_error"}])
-    return int(raw)
 
 
 def admin_room(target: Room | RoomRecord) -> dict[str, Any]:
@@ -53,9 +41,8 @@ def admin_room(target: Room | RoomRecord) -> dict[str, Any]:
 
 async def list_rooms(request: Request) -> Response:
     hub = _authorize(request)
-    limit = _int_param(request, "limit", 50, MAX_LIMIT)
-    offset = _int_param(request, "offset", 0, None)
-    records, total = await hub.services.store.list_rooms(limit, offset)
+    query = parse_query(request, models.RoomListQuery)
+    records, total = await hub.services.store.list_rooms(query.limit, query.offset)
     rooms = [admin_room(hub.rooms.get(r.room_id) or r) for r in records]
     if hub.cluster is not None:  # rooms owned by other processes: what their owners publish
         published = await hub.cluster.summaries(

@@ -31,7 +31,7 @@ from server.errors import EXCEPTION_HANDLERS, error_body
 from server.hub import Hub
 from server.logs import RequestLog
 from server.metrics import Metrics
-from server.openapi import ApiRoute, Operation, QueryInt
+from server.openapi import ApiRoute, Operation
 from server.services import Completer, Runner, Services
 from server.store import SqlStore, Store
 from server.warming import WarmingCompleter
@@ -144,43 +144,47 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         Route("/", editor_page),
         Route("/r/{room_id}", editor_page),
         Route("/v/{link_id}", editor_page),
-        ApiRoute("/rooms", routes.create_room, Operation(
+        ApiRoute("/rooms", {"POST": (routes.create_room, Operation(
             "Create a room", status=201, request=models.CreateRoomRequest,
-            response=models.Room, errors=(400, 413, 422, 429)), method="POST"),
-        ApiRoute("/rooms/{room_id}", routes.get_room, Operation(
-            "A room's state", response=models.RoomState, errors=(404, 503))),
-        ApiRoute("/rooms/{room_id}/links", routes.create_link, Operation(
-            "Make a read-only link to the room", status=201, request=models.CreateLinkRequest,
-            response=models.Link, errors=(400, 404, 413, 422, 429, 503)), method="POST"),
-        ApiRoute("/rooms/{room_id}/links", routes.list_links, Operation(
-            "The room's read-only links that are not revoked", response=models.LinkList,
-            errors=(404, 503))),
-        ApiRoute("/rooms/{room_id}/links/{link_id}", routes.revoke_link, Operation(
+            response=models.Room, errors=(400, 413, 422, 429)))}),
+        ApiRoute("/rooms/{room_id}", {"GET": (routes.get_room, Operation(
+            "A room's state", response=models.RoomState, errors=(404, 503)))}),
+        ApiRoute("/rooms/{room_id}/links", {
+            "POST": (routes.create_link, Operation(
+                "Make a read-only link to the room", status=201,
+                request=models.CreateLinkRequest, response=models.Link,
+                errors=(400, 404, 413, 422, 429, 503))),
+            "GET": (routes.list_links, Operation(
+                "The room's read-only links that are not revoked", response=models.LinkList,
+                errors=(404, 503))),
+        }),
+        ApiRoute("/rooms/{room_id}/links/{link_id}", {"DELETE": (routes.revoke_link, Operation(
             "Revoke a read-only link and close its viewers with 4403", status=204,
-            errors=(404, 503)), method="DELETE"),
-        ApiRoute("/links/{link_id}", routes.get_link, Operation(
+            errors=(404, 503)))}),
+        ApiRoute("/links/{link_id}", {"GET": (routes.get_link, Operation(
             "The room as a read-only link shows it (without its id)",
-            response=models.SharedRoom, errors=(403, 404, 503))),
-        ApiRoute("/autocomplete", routes.autocomplete, Operation(
+            response=models.SharedRoom, errors=(403, 404, 503)))}),
+        ApiRoute("/autocomplete", {"POST": (routes.autocomplete, Operation(
             "Completions and symbols at a cursor", request=models.AutocompleteRequest,
-            response=models.AutocompleteResponse, errors=(400, 413, 422)), method="POST"),
-        ApiRoute("/execute", routes.execute, Operation(
+            response=models.AutocompleteResponse, errors=(400, 413, 422)))}),
+        ApiRoute("/execute", {"POST": (routes.execute, Operation(
             "Run code in the sandbox", request=models.ExecuteRequest,
-            response=models.ExecutionResult, errors=(400, 413, 422, 429)), method="POST"),
-        ApiRoute("/admin/rooms", admin.list_rooms, Operation(
+            response=models.ExecutionResult, errors=(400, 413, 422, 429)))}),
+        ApiRoute("/admin/rooms", {"GET": (admin.list_rooms, Operation(
             "List rooms, most recently active first", response=models.AdminRoomList,
-            errors=(401, 422), admin=True,
-            query=(QueryInt("limit", 50, admin.MAX_LIMIT), QueryInt("offset", 0)))),
-        ApiRoute("/admin/rooms/{room_id}", admin.get_room, Operation(
-            "Inspect a room", response=models.AdminRoomDetail, errors=(401, 404, 503),
-            admin=True)),
-        ApiRoute("/admin/rooms/{room_id}", admin.delete_room, Operation(
-            "Delete a room and close its connections with 4410", status=204,
-            errors=(401, 404), admin=True), method="DELETE"),
-        ApiRoute("/health", routes.health, Operation(
-            "Liveness and load", response=models.Health)),
-        ApiRoute("/metrics", routes.metrics, Operation(
-            "Prometheus metrics (text format)", text="Prometheus text exposition")),
+            errors=(401, 422), admin=True, query=models.RoomListQuery))}),
+        ApiRoute("/admin/rooms/{room_id}", {
+            "GET": (admin.get_room, Operation(
+                "Inspect a room", response=models.AdminRoomDetail, errors=(401, 404, 503),
+                admin=True)),
+            "DELETE": (admin.delete_room, Operation(
+                "Delete a room and close its connections with 4410", status=204,
+                errors=(401, 404), admin=True)),
+        }),
+        ApiRoute("/health", {"GET": (routes.health, Operation(
+            "Liveness and load", response=models.Health))}),
+        ApiRoute("/metrics", {"GET": (routes.metrics, Operation(
+            "Prometheus metrics (text format)", text="Prometheus text exposition"))}),
         Route("/openapi.json", openapi_json),
         WebSocketRoute("/ws/view/{link_id}/{client_id}", viewer_endpoint),
         WebSocketRoute("/ws/{room_id}/{client_id}", websocket_endpoint),

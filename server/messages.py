@@ -1,5 +1,6 @@
 """WebSocket client → server messages (docs/protocol.md "Editing" and "Presence, runs,
-completions"), one pydantic union on `type`. A frame that does not parse ends here as an
+completions"), one pydantic union on `type`. A frame that does not parse, or that has a field
+its message does not declare (docs/protocol.md "Unknown fields"), ends here as an
 `invalid_message` error."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ Version = Annotated[StrictInt, Field(ge=0)]
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
 
 class PushedUpdate(Message):
@@ -55,7 +56,7 @@ class RunMessage(Message):
 
 
 class StopMessage(Message):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     type: Literal["stop"]
     run_id: StrictStr = Field(alias="runId")
 

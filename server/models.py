@@ -5,11 +5,22 @@ so each of those shapes has this one definition."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from server.errors import UnsupportedLanguage
 
 if TYPE_CHECKING:
     from editor_core.completion import model as completion
@@ -23,44 +34,109 @@ class Wire(BaseModel):
 # -- requests ------------------------------------------------------------------------------
 
 
+class RequestBody(Wire):
+    """A JSON request body. A field it does not declare is refused (422 `validation_error`),
+    as in WebSocket messages (docs/protocol.md "Unknown fields"): a misspelt `cursorPositon`
+    fails loudly instead of being dropped; `/openapi.json` says `additionalProperties: false`."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+def _supported(language: object) -> object:
+    # A string other than "python" is its own error code (docs/protocol.md "Errors"); any
+    # other type is a plain schema violation, left to the Literal.
+    if isinstance(language, str) and language != "python":
+        raise UnsupportedLanguage(f"language {language!r} is not supported; use \"python\"")
+    return language
+
+
+def _whole(number: object) -> object:
+    # JSON Schema counts 370.0 as an integer (it has no fractional part); so do we.
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
+    return number
+
+
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole)]
+"""An integer, written `370` or `370.0`; never a string or a boolean."""
+
+Language = Annotated[Literal["python"], BeforeValidator(_supported),
+                     Field(json_schema_extra={"enum": ["python"]})]
+
+
 ROOM_NAME_MAX = 200  # the web form's maxlength too (static/src/landing.js)
 
 
+def _char_class(codes: list[int]) -> str:
+    """A regex class body of these BMP code points as `\\uXXXX` ranges, read alike by Python's
+    `re` and ECMA-262 (the dialect of JSON Schema's `pattern`)."""
+    out: list[str] = []
+    start = prev = codes[0]
+    for code in [*codes[1:], -1]:
+        if code != prev + 1:
+            out.append(f"\\u{start:04X}" + (f"-\\u{prev:04X}" if prev > start else ""))
+            start = code
+        prev = code
+    return "".join(out)
+
+
+# Control and format characters (NUL, line breaks, bidi overrides, zero-width spaces) and line
+# and paragraph separators of the BMP; whitespace besides. One pattern is both the check and
+# what /openapi.json publishes, so the two cannot disagree.
+_HIDDEN = [c for c in range(0x10000) if unicodedata.category(chr(c)) in {"Cc", "Cf", "Zl", "Zp"}]
+_SPACE = [c for c in range(0x10000) if chr(c).isspace() and c not in set(_HIDDEN)]
+NAME_PATTERN = (f"^[^{_char_class(_HIDDEN)}]*[^{_char_class(sorted(_HIDDEN + _SPACE))}]"
+                f"[^{_char_class(_HIDDEN)}]*$")
+_NAME = re.compile(NAME_PATTERN)
+
+
 def printable_name(name: str) -> bool:
-    """Some visible text and no control characters (NUL, line breaks, ...): room names and
-    display names are shown in titles and lists."""
-    return bool(name.strip()) and not any(
-        unicodedata.category(ch).startswith("C") for ch in name)
+    """Some visible text and no control or format characters (NUL, line breaks, bidi
+    overrides, ...): room names and display names are shown in titles and lists."""
+    return _NAME.fullmatch(name) is not None
 
 
-class CreateRoomRequest(Wire):
-    name: StrictStr | None = Field(default=None, max_length=ROOM_NAME_MAX)
-    language: StrictStr = "python"
+class CreateRoomRequest(RequestBody):
+    name: Annotated[StrictStr, Field(max_length=ROOM_NAME_MAX,
+                                     json_schema_extra={"pattern": NAME_PATTERN})] | None = None
+    language: Language = "python"
     code: StrictStr = ""
 
     @field_validator("name")
     @classmethod
     def _printable(cls, name: str | None) -> str | None:
         if name is not None and not printable_name(name):
-            raise ValueError("must contain visible text and no control characters or line"
-                             " breaks")
+            raise ValueError("must contain visible text and no control or format characters"
+                             " or line breaks")
         return name
 
 
-class AutocompleteRequest(Wire):
+class AutocompleteRequest(RequestBody):
     code: StrictStr
-    cursor_position: StrictInt = Field(ge=0)
-    language: StrictStr
+    cursor_position: WholeNumber = Field(ge=0)
+    language: Language
 
 
-class CreateLinkRequest(Wire):
+class CreateLinkRequest(RequestBody):
     role: Literal["viewer"] = Field(description="the only role a link gives for now")
 
 
-class ExecuteRequest(Wire):
+class ExecuteRequest(RequestBody):
     code: StrictStr
-    language: StrictStr = "python"
+    language: Language = "python"
     stdin: StrictStr = ""
+
+
+MAX_LIST_LIMIT = 500
+MAX_LIST_OFFSET = 2**31 - 1  # far past any store's rooms; SQLite's OFFSET is 64-bit
+
+
+class RoomListQuery(Wire):
+    """`GET /admin/rooms`'s query. Parameters it does not name are ignored, as in every query
+    string (docs/protocol.md "Unknown fields")."""
+
+    limit: int = Field(default=50, ge=0, le=MAX_LIST_LIMIT)
+    offset: int = Field(default=0, ge=0, le=MAX_LIST_OFFSET)
 
 
 # -- responses -----------------------------------------------------------------------------

@@ -2,22 +2,26 @@
 own routes and the pydantic wire models (server/models.py), so the document can drift from
 neither the routing nor validation.
 
-Each documented route is an `ApiRoute` in app.py's route list, carrying its `Operation`: the
-facts the routing cannot know (summary, bodies, statuses). `build` walks the app's routes;
-a route that is not an `ApiRoute` (the editor pages, the WebSocket, this document) is not
-part of the REST contract and is left out.
+Each documented path is one `ApiRoute` in app.py's route list, carrying for each method it
+serves the endpoint and its `Operation`: the facts the routing cannot know (summary,
+statuses). Bodies and query parameters are the pydantic models that parse them; a body is
+optional when its model accepts `{}` (an empty body reads as `{}`, server/body.py). `build`
+walks the app's routes; a route that is not an `ApiRoute` (the editor pages, the WebSocket,
+this document) is not part of the REST contract and is left out.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server import models
@@ -35,18 +39,10 @@ _ERRORS = {
 
 
 @dataclass(frozen=True)
-class QueryInt:
-    """A non-negative integer query parameter."""
-
-    name: str
-    default: int
-    maximum: int | None = None
-
-
-@dataclass(frozen=True)
 class Operation:
     """What /openapi.json says about one method of one path.
 
+    `request` parses the JSON body and `query` the query string (server/body.py).
     `response` is the JSON body of the success `status` (None: no body); `text` instead
     describes a text/plain body. `errors` are the error statuses, each with the contract's
     error body. `admin` routes need the bearer token (docs/protocol.md "REST").
@@ -59,17 +55,25 @@ class Operation:
     text: str | None = None
     errors: tuple[int, ...] = ()
     admin: bool = False
-    query: tuple[QueryInt, ...] = ()
+    query: type[BaseModel] | None = None
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class ApiRoute(Route):
-    """A Starlette route of one method that carries its OpenAPI `Operation`."""
+    """One path with every method it serves, each with its endpoint and `Operation`. One route
+    per path, so a 405 there lists in `Allow` every method the path serves (RFC 9110 15.5.6);
+    `HEAD` is served by the `GET` endpoint, as Starlette does."""
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], operation: Operation, *,
-                 method: str = "GET") -> None:
-        super().__init__(path, endpoint, methods=[method])
-        self.method = method
-        self.operation = operation
+    def __init__(self, path: str, methods: Mapping[str, tuple[Endpoint, Operation]]) -> None:
+        self.endpoints = {method: endpoint for method, (endpoint, _) in methods.items()}
+        self.operations = {method: operation for method, (_, operation) in methods.items()}
+        super().__init__(path, self._dispatch, methods=list(methods))
+
+    async def _dispatch(self, request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await self.endpoints[method](request)
 
 
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
@@ -80,23 +84,27 @@ def _wire_path(path: str) -> str:
     return _PARAM.sub(lambda m: "{" + to_camel(m.group(1)) + "}", path)
 
 
-def _parameters(route: ApiRoute) -> list[dict[str, Any]]:
+def _parameters(path: str, operation: Operation) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {"name": to_camel(name), "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _PARAM.findall(route.path)
+        for name in _PARAM.findall(path)
     ]
-    for q in route.operation.query:
-        schema: dict[str, Any] = {"type": "integer", "minimum": 0}
-        if q.maximum is not None:
-            schema["maximum"] = q.maximum
-        schema["default"] = q.default
-        params.append({"name": q.name, "in": "query", "schema": schema})
+    if operation.query is not None:
+        schema = operation.query.model_json_schema(by_alias=True)
+        params += [{"name": name, "in": "query",
+                    "schema": {k: v for k, v in prop.items() if k != "title"}}
+                   for name, prop in schema["properties"].items()]
     return params
 
 
+def _body_required(model: type[BaseModel]) -> bool:
+    return any(field.is_required() for field in model.model_fields.values())
+
+
 def build(version: str, routes: Sequence[BaseRoute]) -> dict[str, Any]:
-    api = [r for r in routes if isinstance(r, ApiRoute)]
-    used = [m for r in api for m in (r.operation.request, r.operation.response)
+    api = [(r.path, method, op) for r in routes if isinstance(r, ApiRoute)
+           for method, op in r.operations.items()]
+    used = [m for _, _, op in api for m in (op.request, op.response)
             if m is not None] + [models.ErrorResponse]
     unique = list(dict.fromkeys(used))
     refs, schema = models_json_schema(
@@ -106,16 +114,15 @@ def build(version: str, routes: Sequence[BaseRoute]) -> dict[str, Any]:
     )
     error_ref = refs[(models.ErrorResponse, "serialization")]
     paths: dict[str, dict[str, Any]] = {}
-    for route in api:
-        spec = route.operation
+    for path, method, spec in api:
         op: dict[str, Any] = {"summary": spec.summary, "responses": {}}
         if spec.admin:
             op["security"] = [{"adminToken": []}]
-        if parameters := _parameters(route):
+        if parameters := _parameters(path, spec):
             op["parameters"] = parameters
         if spec.request is not None:
             ref = refs[(spec.request, "validation")]
-            op["requestBody"] = {"required": True,
+            op["requestBody"] = {"required": _body_required(spec.request),
                                  "content": {"application/json": {"schema": ref}}}
         if spec.text is not None:
             ok: dict[str, Any] = {"description": spec.text,
@@ -129,7 +136,7 @@ def build(version: str, routes: Sequence[BaseRoute]) -> dict[str, Any]:
         for code in spec.errors:
             op["responses"][str(code)] = {"description": _ERRORS[code],
                                           "content": {"application/json": {"schema": error_ref}}}
-        paths.setdefault(_wire_path(route.path), {})[route.method.lower()] = op
+        paths.setdefault(_wire_path(path), {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "Pairpad", "version": version,

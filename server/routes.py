@@ -7,10 +7,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from editor_core.errors import Busy, TooLarge
-from editor_core.positions import utf16_length
+from editor_core.positions import snap_utf16, utf16_length
 from server import models
 from server.body import parse_json
-from server.errors import UnsupportedLanguage, ValidationFailed
 from server.hub import Hub
 from server.models import (
     AutocompleteRequest,
@@ -27,11 +26,6 @@ def hub_of(request: Request) -> Hub:
     return hub
 
 
-def check_language(language: str) -> None:
-    if language != "python":
-        raise UnsupportedLanguage(f"language {language!r} is not supported; use \"python\"")
-
-
 def check_code_size(code: str, limit: int) -> None:
     if utf16_length(code) > limit:
         raise TooLarge(f"code is over the {limit}-unit limit")
@@ -40,7 +34,6 @@ def check_code_size(code: str, limit: int) -> None:
 async def create_room(request: Request) -> Response:
     hub = hub_of(request)
     body = await parse_json(request, CreateRoomRequest, hub.settings.max_request_bytes)
-    check_language(body.language)
     check_code_size(body.code, hub.settings.max_document_length)
     room = await hub.create(body.name, body.code)
     return JSONResponse(room.model_dump(by_alias=True), status_code=201,
@@ -77,17 +70,11 @@ async def get_link(request: Request) -> Response:
 async def autocomplete(request: Request) -> Response:
     hub = hub_of(request)
     body = await parse_json(request, AutocompleteRequest, hub.settings.max_request_bytes)
-    check_language(body.language)
     check_code_size(body.code, hub.settings.max_code_length)
-    if body.cursor_position > utf16_length(body.code):
-        raise ValidationFailed("cursorPosition is outside the code", details=[
-            {"loc": ["cursorPosition"], "message": "must be within 0..len(code) in UTF-16 units",
-             "type": "out_of_range"}])
-    try:
-        result = await hub.services.completion.complete(body.code, body.cursor_position)
-    except ValueError as exc:  # splits a surrogate pair
-        raise ValidationFailed(f"cursorPosition: {exc}", details=[
-            {"loc": ["cursorPosition"], "message": str(exc), "type": "out_of_range"}]) from None
+    # A cursor past the end or inside a surrogate pair counts as the boundary before it, as LSP
+    # clamps positions: every request the schema allows gets an answer (docs/protocol.md).
+    position = snap_utf16(body.code, body.cursor_position)
+    result = await hub.services.completion.complete(body.code, position)
     if result is None:  # only while the engine shuts down: requests without a key stay current
         raise Busy("completion is not available right now", retry_after_ms=1000)
     return JSONResponse(dump_completion(result))
@@ -96,7 +83,6 @@ async def autocomplete(request: Request) -> Response:
 async def execute(request: Request) -> Response:
     hub = hub_of(request)
     body = await parse_json(request, ExecuteRequest, hub.settings.max_request_bytes)
-    check_language(body.language)
     check_code_size(body.code, hub.settings.max_code_length)
     result = await hub.services.execution.run(body.code, body.stdin)
     hub.services.metrics.runs.labels(result.status).inc()

@@ -10,6 +10,7 @@ from editor_core.positions import (
     LineIndex,
     index_to_utf16,
     normalize_newlines,
+    snap_utf16,
     utf16_length,
     utf16_to_index,
     utf16_to_line_col,
@@ -58,3 +59,18 @@ def test_round_trip(text: str) -> None:
     for index in range(len(text) + 1):
         assert utf16_to_index(text, index_to_utf16(text, index)) == index
     assert utf16_length(text) == index_to_utf16(text, len(text))
+
+
+def test_snap_moves_back_to_a_boundary() -> None:
+    text = "a😀b"
+    assert [snap_utf16(text, o) for o in range(7)] == [0, 1, 1, 3, 4, 4, 4]
+    assert snap_utf16("abc", 9) == 3
+
+
+@given(st.text(), st.integers(min_value=0, max_value=50))
+def test_snap_is_the_largest_boundary_at_or_before(text: str, offset: int) -> None:
+    snapped = snap_utf16(text, offset)
+    assert snapped <= offset
+    assert index_to_utf16(text, utf16_to_index(text, snapped)) == snapped  # a boundary
+    boundaries = [index_to_utf16(text, i) for i in range(len(text) + 1)]
+    assert snapped == max(b for b in boundaries if b <= offset)

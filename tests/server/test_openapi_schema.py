@@ -177,7 +177,7 @@ def test_error_responses(make_client: ClientFactory, client: TestClient,
     assert error(client.post("/rooms", content=b"{"), "post", "/rooms", 400) == "invalid_json"
     assert error(client.post("/rooms", json={"code": 1}), "post", "/rooms",
                  422) == "validation_error"
-    assert error(client.post("/autocomplete", json={"code": "x", "cursorPosition": 5,
+    assert error(client.post("/autocomplete", json={"code": "x", "cursorPosition": -1,
                                                     "language": "python"}),
                  "post", "/autocomplete", 422) == "validation_error"
     assert error(client.post("/execute", json={"code": "1", "language": "ruby"}), "post",

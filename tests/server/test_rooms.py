@@ -46,7 +46,8 @@ def test_empty_body_creates_a_default_room(client: TestClient) -> None:
     assert response.json()["code"] == ""
 
 
-@pytest.mark.parametrize("name", ["   ", "a\x00b", "two\nlines", "tab\there"])
+@pytest.mark.parametrize("name", ["   ", "a\x00b", "two\nlines", "tab\there", "\u200b", "x\u202ey",
+                                  "a\u2028b"])
 def test_a_room_name_without_text_or_with_control_characters_is_422(client: TestClient,
                                                                       name: str) -> None:
     response = client.post("/rooms", json={"name": name})
@@ -195,6 +196,56 @@ def test_admin_lists_most_recently_active_first_with_paging(client: TestClient) 
     assert page["total"] == 2
     assert client.get("/admin/rooms?limit=501", headers=ADMIN).status_code == 422
     assert client.get("/admin/rooms?offset=-1", headers=ADMIN).status_code == 422
+    not_a_number = client.get("/admin/rooms?limit=abc", headers=ADMIN)
+    assert not_a_number.status_code == 422
+    assert "integer" in not_a_number.json()["error"]["message"]
+    assert not_a_number.json()["error"]["details"][0]["loc"] == ["query", "limit"]
+    assert client.get(f"/admin/rooms?offset={2**64}", headers=ADMIN).status_code == 422
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/rooms", {"name": "x", "nmae": "typo"}),
+    ("/autocomplete", {"code": "", "cursorPosition": 0, "language": "python", "cursor": 0}),
+    ("/execute", {"code": "1", "timeout": 5}),
+])
+def test_unknown_body_fields_are_refused(client: TestClient, path: str,
+                                         body: dict[str, object]) -> None:
+    # docs/protocol.md "Unknown fields": the same rule as WebSocket messages.
+    response = client.post(path, json=body)
+    assert response.status_code == 422
+    assert error_code(response) == "validation_error"
+    assert [d["type"] for d in response.json()["error"]["details"]] == ["extra_forbidden"]
+
+
+def test_lone_surrogates_are_refused(client: TestClient) -> None:
+    response = client.post("/rooms", content=b'{"code": "a\\ud800"}',
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert error_code(response) == "validation_error"
+
+
+def test_a_405_lists_every_method_of_the_path(client: TestClient) -> None:
+    response = client.put("/admin/rooms/x", headers=ADMIN)
+    assert response.status_code == 405
+    assert error_code(response) == "method_not_allowed"
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "DELETE"}
+    assert client.head(f"/rooms/{new_room(client)}").status_code == 200
+
+
+def test_openapi_says_what_the_server_accepts(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    for name in ("CreateRoomRequest", "AutocompleteRequest", "ExecuteRequest"):
+        assert schemas[name]["additionalProperties"] is False
+        assert schemas[name]["properties"]["language"]["enum"] == ["python"]
+    # POST /rooms takes no body at all (an empty body reads as {}); the others need one.
+    assert spec["paths"]["/rooms"]["post"]["requestBody"]["required"] is False
+    assert spec["paths"]["/autocomplete"]["post"]["requestBody"]["required"] is True
+    assert client.post("/rooms").status_code == 201
+    assert set(spec["paths"]["/admin/rooms/{roomId}"]) == {"get", "delete"}
+    limit = next(p for p in spec["paths"]["/admin/rooms"]["get"]["parameters"]
+                 if p["name"] == "limit")
+    assert limit["schema"] == {"type": "integer", "minimum": 0, "maximum": 500, "default": 50}
 
 
 def test_admin_room_detail_and_delete(client: TestClient) -> None:

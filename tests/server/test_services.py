@@ -94,13 +94,25 @@ def test_autocomplete_bad_input(real: TestClient) -> None:
     def ask(**body: object) -> int:
         return real.post("/autocomplete", json={"language": "python", **body}).status_code
 
-    assert ask(code="abc", cursorPosition=4) == 422
     assert ask(code="abc", cursorPosition=-1) == 422
-    assert ask(code="😀", cursorPosition=1) == 422  # splits a surrogate pair
+    assert ask(code="abc", cursorPosition=1, cursor=1) == 422  # not a field of the request
     assert ask(code="x" * 5001, cursorPosition=0) == 413
     response = real.post("/autocomplete", json={"code": "", "cursorPosition": 0,
                                                 "language": "ruby"})
     assert error_code(response) == "unsupported_language"
+
+
+def test_autocomplete_takes_any_cursor_as_the_boundary_before_it(real: TestClient) -> None:
+    # LSP-style: past the end is the end; inside a surrogate pair is the pair's start.
+    def answer_from(code: str, position: int) -> int:
+        response = real.post("/autocomplete", json={"code": code, "cursorPosition": position,
+                                                    "language": "python"})
+        assert response.status_code == 200, response.text
+        start: int = response.json()["from"]
+        return start
+
+    assert answer_from("import math\nmath.sq", 99) == len("import math\nmath.")
+    assert answer_from("xy😀", 3) == 0  # "xy" is the word before the pair
 
 
 def test_room_run_with_the_real_sandbox(real: TestClient, tmp_path: Path) -> None:

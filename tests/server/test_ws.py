@@ -178,6 +178,28 @@ def test_invalid_messages_get_errors_and_the_connection_stays(client: TestClient
         recv_type(a, "pong")
 
 
+@pytest.mark.parametrize("message", [
+    {"type": "ping", "extra": 1},
+    {"type": "pull", "version": 0, "since": 0},
+    {"type": "cursor", "version": 0, "anchor": 0, "head": 0, "color": "red"},
+    {"type": "run", "stdin": "", "timeout": 5},
+    {"type": "stop", "runId": "r", "force": True},
+    {"type": "complete", "id": "q2", "version": 0, "position": 0, "limit": 5},
+    {"type": "code_update", "version": 0, "updates": [{"changes": [0], "clientID": "x"}]},
+])
+def test_unknown_fields_are_refused(client: TestClient, message: dict[str, object]) -> None:
+    # docs/protocol.md "Unknown fields": refused, never silently dropped; the socket stays.
+    room_id = new_room(client, "")
+    with client.websocket_connect(f"/ws/{room_id}/a?name=A") as a:
+        recv_type(a, "init")
+        a.send_json(message)
+        error = recv_type(a, "error")
+        assert error["code"] == "invalid_message"
+        assert any(d["type"] == "extra_forbidden" for d in error["details"]), error
+        a.send_json({"type": "ping"})
+        recv_type(a, "pong")
+
+
 def test_rate_limit(make_client: ClientFactory) -> None:
     client = make_client(messages_per_second=0.001, message_burst=3)
     room_id = new_room(client, "")
