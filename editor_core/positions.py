@@ -91,6 +91,16 @@ class LineIndex:
         start = self._starts[line - 1]
         return index_to_utf16(self._text, start + column)
 
+    @property
+    def line_count(self) -> int:
+        return len(self._starts)
+
+    def line_text(self, line: int) -> str:
+        """The text of 1-based `line`, without its line break."""
+        start = self._starts[line - 1]
+        end = self._starts[line] - 1 if line < len(self._starts) else len(self._text)
+        return self._text[start:end]
+
     def line_of_index(self, index: int) -> int:
         """1-based line that holds code-point `index`."""
         return bisect_right(self._starts, index)

@@ -3,7 +3,8 @@ session").
 
 The server calls a method for each event (a peer joined, pushed, moved its cursor, asked to
 run; the store committed; a run wrote output or ended) and performs the effects it returns, in
-order: `Send` a frame, `Close` a peer, `Persist` updates, `StartRun`/`StopRun`, `SaveRun`.
+order: `Send` a frame, `Close` a peer, `Persist` updates, `StartRun`/`StopRun`, `SaveRun`,
+`ScheduleDiagnostics`.
 Peers are opaque handles of type `P` (the server's connections). Time and identifiers are
 parameters. Nothing here awaits, so the session is tested with plain calls
 (tests/core/test_session.py).
@@ -101,7 +102,18 @@ class SaveRun:
     result: Frame
 
 
-Effect = Send[P] | Reply[P] | Close[P] | Persist | StartRun | StopRun | SaveRun
+@dataclass(frozen=True, slots=True)
+class ScheduleDiagnostics:
+    """The published document changed (or a peer joined a room whose current version is not
+    analysed): analyse it once edits settle, then call `diagnosed(version, items)` with the
+    version analysed (docs/protocol.md `diagnostics`). Repeated requests for a burst of
+    versions are the server's to coalesce: only the latest published version matters."""
+
+    version: int
+
+
+Effect = (Send[P] | Reply[P] | Close[P] | Persist | StartRun | StopRun | SaveRun
+          | ScheduleDiagnostics)
 
 
 # -- state ---------------------------------------------------------------------------------
@@ -178,6 +190,9 @@ class RoomSession(Generic[P]):
         self._waiting: list[_WaitingPull[P]] = []
         # Viewers (docs/protocol.md "Read-only links"): clientId → the link they came through.
         self._viewers: dict[str, str] = {}
+        # The last `diagnostics` frame sent: what a late joiner gets after `init` while it is
+        # for the published version.
+        self.diagnostics: Frame | None = None
 
     # -- peers (docs/protocol.md "WebSocket: …") -------------------------------------------
 
@@ -217,6 +232,10 @@ class RoomSession(Generic[P]):
         if old is None or was_viewer != (link is not None):  # new, or the same in a new role
             effects.append(Send(self._others(client_id), {
                 "type": "participant_joined", "participant": participant.to_wire()}))
+        if self.diagnostics is not None and self.diagnostics["version"] == self.version:
+            effects.append(Send([peer], self.diagnostics))
+        else:
+            effects.append(ScheduleDiagnostics(self.version))
         return effects
 
     def leave(self, peer: P, client_id: str) -> list[Effect[P]]:
@@ -282,7 +301,8 @@ class RoomSession(Generic[P]):
         frame = {"type": "code_update", "version": self.version,
                  "updates": [update.to_wire() for update in updates]}
         self.version = self._committed
-        effects: list[Effect[P]] = [Send(list(self.peers.values()), frame)]
+        effects: list[Effect[P]] = [Send(list(self.peers.values()), frame),
+                                    ScheduleDiagnostics(self.version)]
         ready = [w for w in self._waiting if w.until <= self.version]
         if ready:
             self._waiting = [w for w in self._waiting if w.until > self.version]
@@ -307,6 +327,19 @@ class RoomSession(Generic[P]):
     def settled(self) -> bool:
         """Every accepted update is committed and published."""
         return self.version == self.authority.version
+
+    # -- diagnostics (docs/protocol.md `diagnostics`) -------------------------------------------
+
+    def diagnosed(self, version: int, items: list[Frame]) -> list[Effect[P]]:
+        """The analysis of the published document at `version` is done: one `diagnostics`
+        frame to every peer, unless a newer version was published meanwhile (its own
+        analysis follows) or this version was already sent."""
+        if version != self.version or self.failed:
+            return []
+        if self.diagnostics is not None and self.diagnostics["version"] == version:
+            return []
+        self.diagnostics = {"type": "diagnostics", "version": version, "items": items}
+        return [Send(list(self.peers.values()), self.diagnostics)]
 
     # -- presence (docs/protocol.md `cursor`) ------------------------------------------------
 

@@ -167,6 +167,18 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         ApiRoute("/autocomplete", {"POST": (routes.autocomplete, Operation(
             "Completions and symbols at a cursor", request=models.AutocompleteRequest,
             response=models.AutocompleteResponse, errors=(400, 413, 422)))}),
+        ApiRoute("/diagnostics", {"POST": (routes.diagnostics, Operation(
+            "Syntax errors and pyflakes' findings", request=models.DiagnosticsRequest,
+            response=models.DiagnosticsResponse, errors=(400, 413, 422, 429)))}),
+        ApiRoute("/signature", {"POST": (routes.signature, Operation(
+            "The calls around a cursor", request=models.SignatureRequest,
+            response=models.SignatureResponse, errors=(400, 413, 422)))}),
+        ApiRoute("/hover", {"POST": (routes.hover, Operation(
+            "What the name at a cursor is", request=models.HoverRequest,
+            response=models.HoverResponse, errors=(400, 413, 422)))}),
+        ApiRoute("/definition", {"POST": (routes.definition, Operation(
+            "Where the name at a cursor is defined", request=models.DefinitionRequest,
+            response=models.DefinitionResponse, errors=(400, 413, 422)))}),
         ApiRoute("/execute", {"POST": (routes.execute, Operation(
             "Run code in the sandbox", request=models.ExecuteRequest,
             response=models.ExecutionResult, errors=(400, 413, 422, 429)))}),

@@ -49,6 +49,10 @@ class Settings:
     run_concurrency: int = _opt(1, "runs executing at once, server-wide")
     run_queue: int = _opt(16, "runs waiting for a slot before 429 busy")
     completion_deadline_ms: int = _opt(300, "after this, AST symbols answer instead of Jedi")
+    diagnostics_quiet_ms: int = _opt(
+        200, "analyse a room's document this long after the last edit of a burst")
+    diagnostics_max_wait_ms: int = _opt(
+        1000, "but no later than this after the first unanalysed edit")
     per_message_deflate: bool = _opt(False, "negotiate permessage-deflate on WebSockets")
 
     @property

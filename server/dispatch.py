@@ -23,7 +23,7 @@ def reply_error(metrics: Metrics, room_id: str, peer: Peer, exc: PairpadError,
     """Answer a refused message with an `error` frame (its request `id` when it had one)."""
     metrics.ws_errors.labels(exc.code).inc()
     log.info("event=ws.error room=%s client=%s code=%s", room_id, peer.client_id, exc.code)
-    request_id = message.id if isinstance(message, messages.CompleteMessage) else None
+    request_id = message.id if isinstance(message, messages.Request) else None
     peer.send(encode(ws_error(exc, request_id)))
 
 
@@ -45,6 +45,10 @@ def dispatch(room: Room, peer: Peer, message: messages.ClientMessage) -> None:
             task = asyncio.get_running_loop().create_task(_complete(room, peer, message))
             _tasks.add(task)
             task.add_done_callback(_tasks.discard)
+        case messages.SignatureMessage() | messages.HoverMessage() | messages.DefinitionMessage():
+            task = asyncio.get_running_loop().create_task(_inspect(room, peer, message))
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
         case messages.PingMessage():
             peer.send('{"type":"pong"}')
 
@@ -57,3 +61,14 @@ async def _complete(room: Room, peer: Peer, message: messages.CompleteMessage) -
     except Exception:
         log.exception("event=ws.complete_failed room=%s client=%s", room.room_id,
                       peer.client_id)
+
+
+async def _inspect(room: Room, peer: Peer, message: messages.SignatureMessage
+                   | messages.HoverMessage | messages.DefinitionMessage) -> None:
+    try:
+        await room.inspect(peer, message.type, message.id, message.version, message.position)
+    except PairpadError as exc:
+        reply_error(room.services.metrics, room.room_id, peer, exc, message)
+    except Exception:
+        log.exception("event=ws.inspect_failed room=%s client=%s kind=%s", room.room_id,
+                      peer.client_id, message.type)

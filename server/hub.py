@@ -86,6 +86,7 @@ class Hub:
     def forget(self, room: Room) -> None:
         if self.rooms.get(room.room_id) is room:
             del self.rooms[room.room_id]
+            self.spawn(room.stop_diagnostics())
             self.services.metrics.rooms_loaded.set(len(self.rooms))
             if self.cluster is not None:
                 self.cluster.forget_remote(room.room_id)
@@ -257,4 +258,5 @@ class Hub:
             await asyncio.wait([asyncio.ensure_future(c) for c in closing], timeout=3)
         for room in rooms:
             await room.settle()
+        await asyncio.gather(*(room.stop_diagnostics() for room in rooms))
         await self.services.store.flush()

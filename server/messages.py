@@ -68,13 +68,38 @@ class CompleteMessage(Message):
     position: Version
 
 
+class SignatureMessage(Message):
+    type: Literal["signature"]
+    id: StrictStr = Field(max_length=200)
+    version: Version
+    position: Version
+
+
+class HoverMessage(Message):
+    type: Literal["hover"]
+    id: StrictStr = Field(max_length=200)
+    version: Version
+    position: Version
+
+
+class DefinitionMessage(Message):
+    type: Literal["definition"]
+    id: StrictStr = Field(max_length=200)
+    version: Version
+    position: Version
+
+
+# The messages answered with their request `id`.
+Request = CompleteMessage | SignatureMessage | HoverMessage | DefinitionMessage
+
+
 class PingMessage(Message):
     type: Literal["ping"]
 
 
 ClientMessage = Annotated[
     PushMessage | PullMessage | CursorMessage | RunMessage | StopMessage | CompleteMessage
-    | PingMessage,
+    | SignatureMessage | HoverMessage | DefinitionMessage | PingMessage,
     Field(discriminator="type"),
 ]
 _adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    RootModel,
     StrictInt,
     StrictStr,
     field_validator,
@@ -119,6 +120,25 @@ class AutocompleteRequest(RequestBody):
 
 class CreateLinkRequest(RequestBody):
     role: Literal["viewer"] = Field(description="the only role a link gives for now")
+
+
+class DiagnosticsRequest(RequestBody):
+    code: StrictStr
+    language: Language
+
+
+class SignatureRequest(RequestBody):
+    code: StrictStr
+    cursor_position: WholeNumber = Field(ge=0)
+    language: Language
+
+
+class HoverRequest(SignatureRequest):
+    pass
+
+
+class DefinitionRequest(SignatureRequest):
+    pass
 
 
 class ExecuteRequest(RequestBody):
@@ -264,6 +284,91 @@ class AutocompleteResponse(BaseModel):
     from_: int = Field(alias="from")
     suggestions: list[Suggestion]
     symbols: Symbols
+
+
+class DiagnosticItem(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(alias="from")
+    to: int
+    severity: Literal["error", "warning", "info"]
+    message: str
+    source: Literal["syntax", "pyflakes"]
+
+
+class DiagnosticsResponse(BaseModel):
+    items: list[DiagnosticItem]
+
+
+class SignatureParameter(Wire):
+    label: str
+    documentation: str | None
+
+
+class SignatureItem(Wire):
+    label: str
+    parameters: list[SignatureParameter]
+    active_parameter: int | None
+    documentation: str | None
+
+
+class SignatureResponse(Wire):
+    signatures: list[SignatureItem]
+
+
+class HoverResponse(BaseModel):
+    """`{"from", "to", "contents"}`, or `{"contents": null}` off a name."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int | None = Field(default=None, alias="from")
+    to: int | None = None
+    contents: str | None
+
+
+class DefinitionInDocument(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(alias="from")
+    to: int
+
+
+class DefinitionInModule(BaseModel):
+    module: str
+    name: str
+
+
+class DefinitionResponse(RootModel[DefinitionInDocument | DefinitionInModule | None]):
+    """Where a name is defined: in the document, in a library module, or unknown (null)."""
+
+
+def dump_diagnostics(items: list[completion.Diagnostic]) -> list[dict[str, Any]]:
+    """docs/protocol.md `Diagnostic`s (the REST answer's and the `diagnostics` frame's)."""
+    return [DiagnosticItem.model_validate(item, from_attributes=True)
+            .model_dump(mode="json", by_alias=True) for item in items]
+
+
+def dump_signatures(items: list[completion.Signature]) -> list[dict[str, Any]]:
+    return [SignatureItem.model_validate(item, from_attributes=True)
+            .model_dump(mode="json", by_alias=True) for item in items]
+
+
+def dump_hover(hover: completion.Hover | None) -> dict[str, Any]:
+    if hover is None:
+        return {"contents": None}
+    return HoverResponse.model_validate(hover, from_attributes=True).model_dump(
+        mode="json", by_alias=True)
+
+
+def dump_definition(place: completion.Definition | None) -> dict[str, Any] | None:
+    if place is None:
+        return None
+    if place.module is not None and place.name is not None:
+        return DefinitionInModule(module=place.module, name=place.name).model_dump(mode="json")
+    if place.from_ is None or place.to is None:
+        return None
+    return DefinitionInDocument.model_validate(place, from_attributes=True).model_dump(
+        mode="json", by_alias=True)
 
 
 def dump_execution_result(result: execution.ExecutionResult) -> dict[str, Any]:

@@ -10,16 +10,18 @@ group commit goes out as one `code_update` (docs/architecture.md "One edit's jou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from asyncio import CancelledError
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from editor_core.authority import Authority
 from editor_core.changeset import ChangeSet
 from editor_core.close_codes import CloseCode
+from editor_core.errors import InvalidMessage
 from editor_core.execution.result import ExecutionResult
 from editor_core.session import (
     Close,
@@ -29,19 +31,30 @@ from editor_core.session import (
     RoomInfo,
     RoomSession,
     SaveRun,
+    ScheduleDiagnostics,
     Send,
     StartRun,
     StopRun,
 )
 from server import models
 from server.clock import now_iso
+from server.diagnosis import DiagnosisTimer
 from server.errors import ws_error
-from server.models import dump_completion, dump_execution_result
+from server.models import (
+    dump_completion,
+    dump_definition,
+    dump_diagnostics,
+    dump_execution_result,
+    dump_hover,
+    dump_signatures,
+)
 from server.services import Services
 from server.store import Fenced, RoomRecord, StoredUpdate
 from server.wire import encode
 
 log = logging.getLogger("pairpad.room")
+
+Inspection = Literal["signature", "hover", "definition"]
 
 
 class Peer(Protocol):
@@ -77,6 +90,10 @@ class Room:
         self._on_failure = on_failure
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._saves: dict[str, asyncio.Task[None]] = {}
+        self._diagnosis = DiagnosisTimer(
+            self._diagnose, quiet_s=settings.diagnostics_quiet_ms / 1000,
+            max_wait_s=settings.diagnostics_max_wait_ms / 1000)
+        self._analysed: int | None = None  # the last version sent to analysis
 
     @property
     def connections(self) -> dict[str, Peer]:
@@ -142,6 +159,56 @@ class Room:
             wire = dump_completion(result)
             frame.update({"from": wire["from"], "items": wire["suggestions"]})
         conn.send(encode(frame))
+
+    async def inspect(self, conn: Peer, kind: Inspection, request_id: str, version: int,
+                      position: int) -> None:
+        """Answer a `signature`, `hover` or `definition` message on the published document
+        (docs/protocol.md "Language")."""
+        session = self.session
+        mapped = session.map_to_published(version, position)
+        at_version, code = session.version, session.text
+        completion = self.services.completion
+        key = f"{self.room_id}:{conn.client_id}"
+        frame: dict[str, Any] = {"id": request_id, "version": at_version}
+        try:
+            if kind == "signature":
+                found = await completion.signatures(code, mapped, key=key)
+                frame.update(type="signatures", signatures=dump_signatures(found))
+            elif kind == "hover":
+                frame.update(type="hover_info", **dump_hover(
+                    await completion.hover(code, mapped, key=key)))
+            else:
+                frame.update(type="definition_location", definition=dump_definition(
+                    await completion.definition(code, mapped, key=key)))
+        except ValueError as exc:  # the position splits a surrogate pair
+            raise InvalidMessage(f"position: {exc}") from None
+        conn.send(encode(frame))
+
+    async def _diagnose(self) -> None:
+        """Analyse the published document, once per version (docs/protocol.md
+        `diagnostics`); the frame goes out only if no newer version was published meanwhile."""
+        session = self.session
+        version, code = session.version, session.text
+        if self._analysed == version or session.failed:
+            return
+        self._analysed = version
+        started = asyncio.get_running_loop().time()
+        items = await self.services.completion.diagnostics(code)
+        if items is None:
+            log.info("event=diagnostics.unavailable room=%s version=%d", self.room_id, version)
+            return
+        self._perform(session.diagnosed(version, dump_diagnostics(items)))
+        log.debug("event=diagnostics.done room=%s version=%d items=%d ms=%.1f", self.room_id,
+                  version, len(items), (asyncio.get_running_loop().time() - started) * 1000)
+
+    async def stop_diagnostics(self) -> None:
+        """No more analyses (the room is unloaded, deleted, or the server stops)."""
+        self._diagnosis.cancel()
+        task = self._diagnosis.running
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(CancelledError):
+                await task
 
     # -- views ---------------------------------------------------------------------------------
 
@@ -218,6 +285,9 @@ class Room:
                 case SaveRun(run_id):
                     self._saves[run_id] = asyncio.get_running_loop().create_task(
                         self._save_run(effect), name=f"save-{run_id}")
+                case ScheduleDiagnostics():
+                    if not self.session.failed:
+                        self._diagnosis.request()
 
     def _persist(self, effect: Persist) -> None:
         base = effect.base_version

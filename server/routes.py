@@ -15,9 +15,17 @@ from server.models import (
     AutocompleteRequest,
     CreateLinkRequest,
     CreateRoomRequest,
+    DefinitionRequest,
+    DiagnosticsRequest,
     ExecuteRequest,
+    HoverRequest,
+    SignatureRequest,
     dump_completion,
+    dump_definition,
+    dump_diagnostics,
     dump_execution_result,
+    dump_hover,
+    dump_signatures,
 )
 
 
@@ -78,6 +86,43 @@ async def autocomplete(request: Request) -> Response:
     if result is None:  # only while the engine shuts down: requests without a key stay current
         raise Busy("completion is not available right now", retry_after_ms=1000)
     return JSONResponse(dump_completion(result))
+
+
+async def diagnostics(request: Request) -> Response:
+    hub = hub_of(request)
+    body = await parse_json(request, DiagnosticsRequest, hub.settings.max_request_bytes)
+    check_code_size(body.code, hub.settings.max_code_length)
+    items = await hub.services.completion.diagnostics(body.code)
+    if items is None:  # the worker failed, ran past its limit, or is not up yet
+        raise Busy("diagnostics are not available right now", retry_after_ms=1000)
+    return JSONResponse({"items": dump_diagnostics(items)})
+
+
+async def signature(request: Request) -> Response:
+    hub = hub_of(request)
+    body = await parse_json(request, SignatureRequest, hub.settings.max_request_bytes)
+    check_code_size(body.code, hub.settings.max_code_length)
+    position = snap_utf16(body.code, body.cursor_position)  # as for /autocomplete
+    found = await hub.services.completion.signatures(body.code, position)
+    return JSONResponse({"signatures": dump_signatures(found)})
+
+
+async def hover(request: Request) -> Response:
+    hub = hub_of(request)
+    body = await parse_json(request, HoverRequest, hub.settings.max_request_bytes)
+    check_code_size(body.code, hub.settings.max_code_length)
+    position = snap_utf16(body.code, body.cursor_position)  # as for /autocomplete
+    found = await hub.services.completion.hover(body.code, position)
+    return JSONResponse(dump_hover(found))
+
+
+async def definition(request: Request) -> Response:
+    hub = hub_of(request)
+    body = await parse_json(request, DefinitionRequest, hub.settings.max_request_bytes)
+    check_code_size(body.code, hub.settings.max_code_length)
+    position = snap_utf16(body.code, body.cursor_position)  # as for /autocomplete
+    found = await hub.services.completion.definition(body.code, position)
+    return JSONResponse(dump_definition(found))
 
 
 async def execute(request: Request) -> Response:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from editor_core.completion import Completion
+from editor_core.completion.model import Definition, Diagnostic, Hover, Signature
 from editor_core.execution import ExecutionResult, OutputCallback
 from server.config import Settings
 from server.metrics import Metrics
@@ -41,6 +42,16 @@ class Completer(Protocol):
 
     async def complete(self, code: str, position: int, *,
                        key: str | None = None) -> Completion | None: ...
+
+    async def diagnostics(self, code: str) -> list[Diagnostic] | None: ...
+
+    async def signatures(self, code: str, position: int, *,
+                         key: str | None = None) -> list[Signature]: ...
+
+    async def hover(self, code: str, position: int, *, key: str | None = None) -> Hover | None: ...
+
+    async def definition(self, code: str, position: int, *,
+                         key: str | None = None) -> Definition | None: ...
 
 
 @dataclass

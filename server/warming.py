@@ -4,6 +4,8 @@ The completion engine preloads Jedi's view of the standard library before its fi
 which takes seconds (tens of seconds on a loaded machine). Collaboration must not wait for
 that: the server starts the engine in the background and, until it is ready, answers with
 the engine's own AST fallback (the same answer it gives when Jedi misses its deadline).
+Meanwhile diagnostics of a small document are computed in a thread; signatures, hover and
+definitions (Jedi only) answer nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ import contextlib
 import logging
 
 from editor_core.completion import Completion
+from editor_core.completion.diagnostics import diagnose
 from editor_core.completion.fallback import ast_completion
+from editor_core.completion.model import Definition, Diagnostic, Hover, Signature
+from editor_core.positions import utf16_to_index
 from server.services import Completer
 
 log = logging.getLogger("pairpad.completion")
+
+# Above this size, no diagnostics until the workers are up: pyflakes in a thread of the
+# server process holds the GIL for the event loop's time.
+_LOCAL_DIAGNOSE_LIMIT = 20_000
 
 
 class WarmingCompleter:
@@ -63,3 +72,35 @@ class WarmingCompleter:
         if self.ready:
             return await self.engine.complete(code, position, key=key)
         return ast_completion(code, position)  # ValueError for a bad position, as the engine
+
+    async def diagnostics(self, code: str) -> list[Diagnostic] | None:
+        if self.ready:
+            return await self.engine.diagnostics(code)
+        if len(code) > _LOCAL_DIAGNOSE_LIMIT:
+            return None
+        return await asyncio.to_thread(diagnose, code)
+
+    async def signatures(self, code: str, position: int, *,
+                         key: str | None = None) -> list[Signature]:
+        if self.ready:
+            return await self.engine.signatures(code, position, key=key)
+        _check(code, position)
+        return []
+
+    async def hover(self, code: str, position: int, *, key: str | None = None) -> Hover | None:
+        if self.ready:
+            return await self.engine.hover(code, position, key=key)
+        _check(code, position)
+        return None
+
+    async def definition(self, code: str, position: int, *,
+                         key: str | None = None) -> Definition | None:
+        if self.ready:
+            return await self.engine.definition(code, position, key=key)
+        _check(code, position)
+        return None
+
+
+def _check(code: str, position: int) -> None:
+    """ValueError for a position outside the code, as the engine raises."""
+    utf16_to_index(code, position)

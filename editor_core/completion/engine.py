@@ -11,6 +11,10 @@ job past `hard_limit_s` is killed and respawned.
 Per requester `key`, only the newest request is wanted: when a newer one arrives, the older
 returns None at once, and a job nobody waits for any more is not sent to a worker. A keystroke
 that only extends the word at the cursor is answered from the previous keystroke's Jedi list.
+
+Diagnostics, signatures, hover and definitions are `Query`s to one lane each (diagnostics to
+the AST worker, the rest to Jedi's), under the same workers, hard limits and confinement;
+they have no fallback: a query that fails or runs out of time is answered with nothing.
 """
 
 from __future__ import annotations
@@ -33,8 +37,17 @@ from editor_core.completion.fallback import (
     bare_completion,
     cursor_at,
 )
-from editor_core.completion.lane import Job, Lane, Outcome, Role
-from editor_core.completion.model import Completion, Suggestion, Symbols
+from editor_core.completion.lane import Job, Lane, Outcome, Query, Role
+from editor_core.completion.model import (
+    Completion,
+    Definition,
+    Diagnostic,
+    Hover,
+    Parameter,
+    Signature,
+    Suggestion,
+    Symbols,
+)
 
 log = logging.getLogger("pairpad.completion")
 
@@ -102,6 +115,7 @@ class CompletionEngine:
             )
             for role in roles
         }
+        self._queries: set[Query] = set()
         self._project_dir: str | None = None
         self._started = False
         self._starting = False
@@ -114,6 +128,7 @@ class CompletionEngine:
             "ast": 0,
             "stale": 0,
             "derived": 0,
+            "queries": 0,
         }
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -153,6 +168,9 @@ class CompletionEngine:
             await lane.stop()
         for job in list(self._jobs.values()):
             self._finish(job, "dropped", None)
+        for query in list(self._queries):
+            if not query.result.done():
+                query.result.set_result(None)
         if self._project_dir is not None:
             shutil.rmtree(self._project_dir, ignore_errors=True)
             shutil.rmtree(stubs_directory(self._project_dir), ignore_errors=True)
@@ -228,6 +246,88 @@ class CompletionEngine:
         finally:
             if key is not None and self._latest.get(key) is request:
                 del self._latest[key]
+
+    # -- language intelligence (docs/protocol.md "Language") -----
+
+    async def diagnostics(self, code: str) -> list[Diagnostic] | None:
+        """`code`'s syntax error or pyflakes' findings, from the AST worker; None when the
+        worker failed or ran past its limit (or the engine is still starting)."""
+        answer = await self._query("ast", "diagnostics", code, 0, None)
+        if answer is None:
+            return None
+        return [Diagnostic(**item) for item in answer]
+
+    async def signatures(
+        self, code: str, position: int, *, key: str | None = None
+    ) -> list[Signature]:
+        """The calls around UTF-16 `position`; [] when none, or superseded (same `key`).
+        Raises ValueError for a position outside the code, as `complete`."""
+        answer = await self._query("jedi", "signatures", code, position, key)
+        return [
+            Signature(item["label"], [Parameter(**p) for p in item["parameters"]],
+                      item["active_parameter"], item["documentation"])
+            for item in answer or []
+        ]
+
+    async def hover(self, code: str, position: int, *, key: str | None = None) -> Hover | None:
+        """What the name at `position` is; None off a name, or superseded (same `key`)."""
+        answer = await self._query("jedi", "hover", code, position, key)
+        return None if answer is None else Hover(**answer)
+
+    async def definition(
+        self, code: str, position: int, *, key: str | None = None
+    ) -> Definition | None:
+        """Where the name at `position` is defined; None when unknown or superseded."""
+        answer = await self._query("jedi", "definition", code, position, key)
+        return None if answer is None else Definition(**answer)
+
+    async def _query(
+        self, role: Role, kind: str, code: str, position: int, key: str | None
+    ) -> Any:
+        _check_position(code, position)
+        if not self._started:
+            if not self._starting:
+                raise RuntimeError("CompletionEngine is not started")
+            return None
+        if role == "jedi" and len(code) > self._max_jedi_chars:
+            return None  # as for completions: Jedi would only run into its hard limit
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self.stats["queries"] += 1
+        request = _Request()
+        latest = None if key is None else f"{kind}:{key}"
+        if latest is not None:
+            older = self._latest.get(latest)
+            if older is not None and not older.stale.done():
+                older.stale.set_result(None)
+            self._latest[latest] = request
+        self._next_id += 1
+        line = {"id": self._next_id, "kind": kind, "code": code, "position": position}
+        query = Query(self._next_id, json.dumps(line, ensure_ascii=True).encode("ascii") + b"\n",
+                      loop.create_future())
+        lane = self._lanes[role]
+        self._queries.add(query)
+        lane.queue.put_nowait(query)
+        try:
+            # Bounded: the lane settles it within its hard limit once it is sent; a long
+            # queue in front of it gets as long again.
+            awaited: set[asyncio.Future[Any]] = {query.result, request.stale}
+            await asyncio.wait(awaited, timeout=2 * lane.hard_limit_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            query.waiters = 0  # still queued: the lane skips it
+            self._queries.discard(query)
+            if latest is not None and self._latest.get(latest) is request:
+                del self._latest[latest]
+        message = query.result.result() if query.result.done() else None
+        self._log(started, kind if message is not None else f"{kind}_none")
+        if message is None:
+            return None
+        if message["type"] == "error":
+            if message.get("code") == "bad_position":
+                raise ValueError(f"position {position} is not a valid UTF-16 offset")
+            return None
+        return message["answer"]
 
     def _typed_on(self, code: str, position: int) -> Job | None:
         """A recent request that `code` only extends by word characters typed at its cursor

@@ -2,8 +2,9 @@
 
 One job per (code, position) goes to both lanes: "ast" answers the symbols at the cursor,
 "jedi" Jedi's completions (`editor_core.completion.worker` holds the other end of the pipes).
-A lane sends one job at a time, skips jobs nobody waits for any more, and kills and respawns
-its worker when a job runs past its hard limit.
+A `Query` (diagnostics, signatures, hover, definition) goes to one lane and is answered by
+its worker alone. A lane sends one job at a time, skips jobs nobody waits for any more, and
+kills and respawns its worker when a job runs past its hard limit.
 """
 
 from __future__ import annotations
@@ -60,6 +61,18 @@ class Job:
     waiters: int = 0
 
 
+@dataclass(eq=False)  # compared and hashed by identity: the engine keeps a set of them
+class Query:
+    """One question for one lane (docs/protocol.md "Language"): `result`
+    is the worker's message (`answer` or `error`), None when the worker failed or ran past
+    its hard limit, or when nobody waited for it any more."""
+
+    ident: int
+    line: bytes
+    result: asyncio.Future[dict[str, Any] | None]
+    waiters: int = 1
+
+
 class Lane:
     """One worker process of one role, the queue feeding it, and the task reading it."""
 
@@ -80,12 +93,12 @@ class Lane:
         self._jedi_limit = hard_limit_s
         self._settled = settled  # a lane's answer (or failure) for a job is in
         self._refused = refused  # the worker found the position invalid
-        self.queue: asyncio.Queue[Job] = asyncio.Queue()
+        self.queue: asyncio.Queue[Job | Query] = asyncio.Queue()
         self.process: asyncio.subprocess.Process | None = None
         self.reader: asyncio.Task[None] | None = None
         # The worker's "ready" message; None if it exited first.
         self.ready: asyncio.Future[dict[str, Any] | None] | None = None
-        self.inflight: Job | None = None
+        self.inflight: Job | Query | None = None
         self.dispatcher: asyncio.Task[None] | None = None
         self.respawns = 0
 
@@ -100,7 +113,9 @@ class Lane:
         limit = self._jedi_limit()
         return limit if self.role == "jedi" else limit * AST_LIMIT_FACTOR
 
-    def result_future(self, job: Job) -> asyncio.Future[Any]:
+    def result_future(self, job: Job | Query) -> asyncio.Future[Any]:
+        if isinstance(job, Query):
+            return job.result
         return job.jedi if self.role == "jedi" else job.phase1
 
     async def spawn(self) -> None:
@@ -178,7 +193,7 @@ class Lane:
                 self._settle(job, None)
                 await self.stop()
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job | Query) -> None:
         if self.process is None or self.process.returncode is not None:
             await self.respawn()
         process = self.process
@@ -224,9 +239,11 @@ class Lane:
             if job is not None and self.process is process:
                 self._settle(job, None)
 
-    def _on_answer(self, job: Job, message: dict[str, Any]) -> None:
+    def _on_answer(self, job: Job | Query, message: dict[str, Any]) -> None:
         kind = message["type"]
-        if kind == "error":
+        if isinstance(job, Query):
+            self._settle(job, message)
+        elif kind == "error":
             if message.get("code") == "bad_position":
                 self._refused(job)
             self._settle(job, None)
@@ -236,8 +253,9 @@ class Lane:
         elif kind == "completions":
             self._settle(job, (message["from"], message["items"]))
 
-    def _settle(self, job: Job, value: Any) -> None:
+    def _settle(self, job: Job | Query, value: Any) -> None:
         future = self.result_future(job)
         if not future.done():
             future.set_result(value)
-        self._settled(job)
+        if isinstance(job, Job):
+            self._settled(job)

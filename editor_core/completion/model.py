@@ -70,3 +70,54 @@ class Completion:
     from_: int
     suggestions: list[Suggestion]
     symbols: Symbols
+
+
+# -- language intelligence (docs/protocol.md "Language") --
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding about the document: `from_..to` is the text it is about (UTF-16)."""
+
+    from_: int
+    to: int
+    severity: Severity
+    message: str
+    source: Literal["syntax", "pyflakes"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    label: str
+    documentation: str | None
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A callable around the cursor: `active_parameter` is the argument being typed."""
+
+    label: str
+    parameters: list[Parameter]
+    active_parameter: int | None
+    documentation: str | None
+
+
+@dataclass(frozen=True)
+class Hover:
+    """What the name at `from_..to` is: its type or signature and docstring, as Markdown."""
+
+    from_: int
+    to: int
+    contents: str
+
+
+@dataclass(frozen=True)
+class Definition:
+    """Where a name is defined: `from_..to` in the document, or `name` in library `module`."""
+
+    from_: int | None = None
+    to: int | None = None
+    module: str | None = None
+    name: str | None = None

@@ -9,10 +9,13 @@ their sum, and the AST fallback is ready at the deadline even while Jedi is busy
 Pipe protocol (one JSON object per line, ASCII-only so lone surrogates survive):
 
     engine → worker   {"id": int, "code": str, "position": int}      position in UTF-16 units
+                      {"id", "kind": "diagnostics" (ast) | "signatures" | "hover" |
+                       "definition" (jedi), "code", "position"}       a `Query` (lane.py)
     worker → engine   {"type": "ready", "preloadMs": float, "dropped": bool}   once, at start
        role "ast":    {"id", "type": "symbols", "from", "prefix", "attribute", "symbols", "ms"}
        role "jedi":   {"id", "type": "completions", "from", "items": [[label, kind, detail]],
                        "ms"}
+       a query:       {"id", "type": "answer", "answer": <the model value as JSON>, "ms"}
        both:          {"id", "type": "error", "code": "bad_position" | "internal"}
 
 Nothing here writes user code anywhere: errors are reported by exception type only.
@@ -20,6 +23,7 @@ Nothing here writes user code anywhere: errors are reported by exception type on
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import resource
@@ -28,9 +32,11 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+from editor_core.completion import inspection
 from editor_core.completion.confinement import (
     confine_jedi,
     drop_privileges,
@@ -41,6 +47,7 @@ from editor_core.completion.confinement import (
     snapshot_library_listings,
     stubs_directory,
 )
+from editor_core.completion.diagnostics import diagnose
 from editor_core.completion.fallback import cursor_at
 from editor_core.completion.kinds import wire_kind
 from editor_core.completion.symbols import symbols_in_tree
@@ -90,9 +97,15 @@ PRELOAD: tuple[str, ...] = (
 class _Role:
     """What the two workers share: the request loop's position handling."""
 
+    # Queries run at preload too, so that their code paths are imported and warm.
+    QUERIES: tuple[tuple[str, str], ...] = ()
+
     def preload(self) -> None:
         for snippet in PRELOAD:
             request = {"id": -1, "code": snippet, "position": utf16_length(snippet)}
+            self.handle(request, lambda message: None)
+        for kind, snippet in self.QUERIES:
+            request = {"id": -1, "kind": kind, "code": snippet, "position": len(snippet) - 1}
             self.handle(request, lambda message: None)
 
     def handle(self, request: dict[str, Any], send: Send) -> None:
@@ -107,8 +120,13 @@ class _Role:
             return
         line = code.count("\n", 0, index) + 1
         column = index - (code.rfind("\n", 0, index) + 1)
+        kind = request.get("kind")
         try:
-            answer = self.answer(code, position, index, line, column)
+            if kind is None:
+                answer = self.answer(code, position, index, line, column)
+            else:
+                answer = {"type": "answer",
+                          "answer": self.query(kind, code, index, line, column)}
         except Exception as error:  # reported to the engine (AST answer), then logged
             _report(error)
             send({"id": ident, "type": "error", "code": "internal"})
@@ -120,9 +138,15 @@ class _Role:
     ) -> dict[str, Any]:
         raise NotImplementedError
 
+    def query(self, kind: str, code: str, index: int, line: int, column: int) -> Any:
+        """A `Query`'s answer as JSON (the model values of model.py, as `asdict` gives them)."""
+        raise ValueError(f"unknown query {kind!r}")
+
 
 class AstRole(_Role):
-    """The symbols at the cursor, from parso's error-tolerant tree."""
+    """The symbols at the cursor, from parso's error-tolerant tree; diagnostics."""
+
+    QUERIES = (("diagnostics", "import os\nprint(x)\n"), ("diagnostics", "x = (\n"))
 
     def __init__(self, project_dir: str) -> None:
         from parso.grammar import load_grammar
@@ -146,8 +170,22 @@ class AstRole(_Role):
         }
 
 
+    def query(self, kind: str, code: str, index: int, line: int, column: int) -> Any:
+        if kind == "diagnostics":
+            return [asdict(d) for d in diagnose(code)]
+        return super().query(kind, code, index, line, column)
+
+
 class JediRole(_Role):
-    """Jedi's completions; owns the one Project and document path."""
+    """Jedi's completions, signatures, hover and definitions; owns the one Project and
+    document path."""
+
+    QUERIES = (
+        ("signatures", "import os\nos.path.join(a)"),
+        ("hover", "import os\nos.getcwd()"),
+        ("definition", "import os\nos.getcwd()"),
+        ("hover", "def f(a):\n    return a\nf(1)"),
+    )
 
     def __init__(self, project_dir: str, stubs: str | None = None) -> None:
         import jedi
@@ -169,16 +207,35 @@ class JediRole(_Role):
         self._script: Any = None
         self._script_code: str | None = None
 
-    def answer(
-        self, code: str, position: int, index: int, line: int, column: int
-    ) -> dict[str, Any]:
+    def _script_for(self, code: str) -> Any:
         if self._script_code != code:
             self._script = None  # let the old inference state go before building the next
             self._script = self._jedi.Script(
                 code, path=self._document, project=self._project, environment=self._environment
             )
             self._script_code = code
-        completions = self._script.complete(line, column)[:ITEM_LIMIT]
+        return self._script
+
+    def _allowed(self, path: Path | None) -> bool:
+        return is_allowed(path, self._shown, self._document)
+
+    def query(self, kind: str, code: str, index: int, line: int, column: int) -> Any:
+        script = self._script_for(code)
+        if kind == "signatures":
+            return [asdict(s) for s in inspection.signatures(script, line, column, self._allowed)]
+        if kind == "hover":
+            found = inspection.hover(script, code, index, line, column, self._allowed)
+            return None if found is None else asdict(found)
+        if kind == "definition":
+            place = inspection.definition(script, code, line, column, self._document,
+                                          self._allowed)
+            return None if place is None else asdict(place)
+        return super().query(kind, code, index, line, column)
+
+    def answer(
+        self, code: str, position: int, index: int, line: int, column: int
+    ) -> dict[str, Any]:
+        completions = self._script_for(code).complete(line, column)[:ITEM_LIMIT]
         # Second line of defence (confinement.py is the first): a name defined in a file
         # outside the library paths is never shown. Module names are exempt: their
         # `module_path` loads each module (seconds for `import |`), and they are listed from
@@ -255,6 +312,9 @@ def main(argv: list[str]) -> int:
     if role_name == "jedi":
         snapshot_library_listings(library_paths())
         import_jedi_fully()
+    # Positions convert through the UTF-16 codec (editor_core.positions): look it up while
+    # the codec modules can still be read.
+    codecs.lookup("utf-16-le")
     dropped = drop_privileges()
     send({"type": "ready", "preloadMs": _ms(started), "dropped": dropped})
     for raw in sys.stdin.buffer:

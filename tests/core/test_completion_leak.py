@@ -119,3 +119,30 @@ def test_control_plain_jedi_reveals_the_secret(planted: Path) -> None:
         timeout=120,
     )
     assert "SECRET_TOKEN_abc" in result.stdout
+
+
+def inspection_attempts(d: Path) -> list[str]:
+    """Documents whose last name is defined in the planted module, if Jedi could reach it."""
+    return [
+        f"import sys; sys.path.append('{d}'); import secretmod; secretmod.secret_fn",
+        f"import sys\nsys.path.insert(0, '{d}')\nfrom secretmod import SECRET_TOKEN_abc",
+        f"import sys\nsys.path.append('{d}')\nimport secretpkg\nsecretpkg.SECRET_PKG_TOKEN",
+        f"from ..{d.name} import secretmod\nsecretmod.secret_fn(",
+    ]
+
+
+@pytest.mark.parametrize("index", range(4))
+async def test_signatures_hover_and_definition_reveal_nothing_either(
+    engine: CompletionEngine, planted: Path, index: int
+) -> None:
+    code = inspection_attempts(planted)[index]
+    end = utf16_length(code)
+    answers = [
+        await engine.signatures(code, end),
+        await engine.hover(code, end - 1),
+        await engine.definition(code, end - 1),
+    ]
+    wire = json.dumps(answers, default=dataclasses.asdict)  # every string the answers carry
+    for secret in (*SECRETS, str(planted)):
+        assert secret not in wire
+    assert answers[2] is None  # nothing outside the document and the library is named

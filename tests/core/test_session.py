@@ -46,6 +46,7 @@ from editor_core.session import (
     RoomInfo,
     RoomSession,
     SaveRun,
+    ScheduleDiagnostics,
     Send,
     StartRun,
     StopRun,
@@ -74,9 +75,12 @@ def make(text: str = "hello", *, max_peers: int = 10, keep: int = 10_000,
 
 
 def deliver(effects: list[Effect[Peer]]) -> list[Effect[Peer]]:
-    """Hand `Send`, `Reply` and `Close` to the peers; return the other effects."""
+    """Hand `Send`, `Reply` and `Close` to the peers; return the other effects but
+    `ScheduleDiagnostics` (its tests look at the effects themselves)."""
     rest: list[Effect[Peer]] = []
     for effect in effects:
+        if isinstance(effect, ScheduleDiagnostics):
+            continue
         if isinstance(effect, Send):
             for peer in effect.to:
                 peer.frames.append(effect.frame)
@@ -110,6 +114,59 @@ def joined(session: RoomSession[Peer], client_id: str) -> Peer:
     peer = Peer(client_id)
     assert deliver(session.join(peer, client_id, client_id.upper())) == []
     return peer
+
+
+# -- diagnostics (docs/protocol.md `diagnostics`) ---------------------------------------------
+
+
+def _scheduled(effects: list[Effect[Peer]]) -> list[int]:
+    return [e.version for e in effects if isinstance(e, ScheduleDiagnostics)]
+
+
+def test_each_publish_schedules_the_analysis_of_the_published_version() -> None:
+    session = make()
+    ada = Peer("ada")
+    assert _scheduled(session.join(ada, "ada", "Ada")) == [0]  # nothing analysed yet
+    persists = push(session, ada, 0, insert(5, 5, "!"))
+    assert _scheduled(persists) == []  # not published yet
+    for effect in persists:
+        assert isinstance(effect, Persist)
+        session.committed(effect.base_version + len(effect.updates))
+    assert _scheduled(session.publish()) == [1]
+    assert _scheduled(session.publish()) == []  # nothing new
+
+
+def test_diagnostics_reach_every_peer_once_per_version_and_late_joiners_after_init() -> None:
+    session = make()
+    ada, bob = joined(session, "ada"), joined(session, "bob")
+    items = [{"from": 0, "to": 5, "severity": "error", "message": "m", "source": "pyflakes"}]
+    deliver(session.diagnosed(0, items))
+    deliver(session.diagnosed(0, items))  # the same version again: not sent twice
+    frame = {"type": "diagnostics", "version": 0, "items": items}
+    assert [f for f in ada.frames if f["type"] == "diagnostics"] == [frame]
+    assert [f for f in bob.frames if f["type"] == "diagnostics"] == [frame]
+    carl = Peer("carl")
+    effects = session.join(carl, "carl", "Carl")
+    assert _scheduled(effects) == []  # the current version is analysed: no new analysis
+    deliver(effects)
+    assert [f["type"] for f in carl.frames] == ["init", "diagnostics"]
+    assert carl.frames[1] == frame
+
+
+def test_diagnostics_of_a_superseded_version_are_dropped() -> None:
+    session = make()
+    ada = joined(session, "ada")
+    commit_all(session, push(session, ada, 0, insert(5, 5, "!")))
+    assert deliver(session.diagnosed(0, [])) == []
+    assert [f for f in ada.frames if f["type"] == "diagnostics"] == []
+    deliver(session.diagnosed(1, []))
+    assert ada.frames[-1] == {"type": "diagnostics", "version": 1, "items": []}
+    late = Peer("late")
+    commit_all(session, push(session, ada, 1, insert(6, 6, "?")))
+    effects = session.join(late, "late", "Late")
+    assert _scheduled(effects) == [2]  # what it would get is for version 1: analyse 2
+    deliver(effects)
+    assert [f["type"] for f in late.frames] == ["init"]
 
 
 # -- joining and leaving ---------------------------------------------------------------------

@@ -6,9 +6,20 @@ from __future__ import annotations
 
 import asyncio
 
-from editor_core.completion.model import Completion, Suggestion, Symbols
+from editor_core.completion.diagnostics import diagnose
+from editor_core.completion.model import (
+    Completion,
+    Definition,
+    Diagnostic,
+    Hover,
+    Parameter,
+    Signature,
+    Suggestion,
+    Symbols,
+)
 from editor_core.errors import Busy
 from editor_core.execution.result import ExecutionResult, OutputCallback
+from editor_core.positions import utf16_to_index
 
 
 class FakeRunner:
@@ -72,6 +83,7 @@ class FakeCompleter:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, int, str | None]] = []
+        self.analysed: list[str] = []
 
     async def start(self) -> None:
         return None
@@ -86,3 +98,31 @@ class FakeCompleter:
             return None
         return Completion(position, [Suggestion(code[:position] or "empty", "variable", None,
                                                 "jedi")], Symbols.empty())
+
+    async def diagnostics(self, code: str) -> list[Diagnostic] | None:
+        """The real analysis (pure and fast); None for code containing `broken`."""
+        self.analysed.append(code)
+        if "broken" in code:
+            return None
+        return diagnose(code)
+
+    async def signatures(self, code: str, position: int, *,
+                         key: str | None = None) -> list[Signature]:
+        """One signature whose active parameter counts the commas before the cursor."""
+        index = utf16_to_index(code, position)
+        self.requests.append((code, position, key))
+        return [Signature("f(a, b)", [Parameter("a", None), Parameter("b", "second")],
+                          code[:index].count(","), "Doc.")]
+
+    async def hover(self, code: str, position: int, *, key: str | None = None) -> Hover | None:
+        """The position itself as the contents; None at 0."""
+        utf16_to_index(code, position)
+        self.requests.append((code, position, key))
+        return None if position == 0 else Hover(position - 1, position, f"at {position}")
+
+    async def definition(self, code: str, position: int, *,
+                         key: str | None = None) -> Definition | None:
+        """The document's first character; a library name at 0."""
+        utf16_to_index(code, position)
+        self.requests.append((code, position, key))
+        return Definition(module="os", name="getcwd") if position == 0 else Definition(0, 1)

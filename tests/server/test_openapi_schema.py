@@ -166,6 +166,36 @@ def test_autocomplete_execute_health_metrics(client: TestClient, checked: Contra
     assert "pairpad_" in checked.check(client.get("/metrics"), "get", "/metrics")
 
 
+def test_language_routes(client: TestClient, checked: Contract) -> None:
+    def post(path: str, body: dict[str, Any], status: int = 200) -> Any:
+        response = client.post(path, json={"language": "python", **body})
+        assert response.status_code == status, response.text
+        return checked.check(response, "post", path)
+
+    found = post("/diagnostics", {"code": "import os\nprint(nope)\n"})
+    assert [item["source"] for item in found["items"]] == ["pyflakes", "pyflakes"]
+    assert post("/diagnostics", {"code": "broken"}, 429)["error"]["code"] == "busy"
+    code = "f(1, 2"
+    found = post("/signature", {"code": code, "cursorPosition": 6})
+    assert found["signatures"][0]["activeParameter"] == 1
+    assert post("/hover", {"code": code, "cursorPosition": 1}) == {
+        "from": 0, "to": 1, "contents": "at 1"}
+    assert post("/hover", {"code": code, "cursorPosition": 0}) == {"contents": None}
+    assert post("/definition", {"code": code, "cursorPosition": 2}) == {"from": 0, "to": 1}
+    assert post("/definition", {"code": code, "cursorPosition": 0}) == {
+        "module": "os", "name": "getcwd"}
+    for path in ("/signature", "/hover", "/definition"):
+        assert post(path, {"code": code, "cursorPosition": 7}, 422)["error"]["code"] == (
+            "validation_error")
+        assert post(path, {"code": "😀", "cursorPosition": 1}, 422)["error"]["code"] == (
+            "validation_error")
+        assert post(path, {"code": code}, 422)["error"]["code"] == "validation_error"
+    assert post("/diagnostics", {"code": 1}, 422)["error"]["code"] == "validation_error"
+    response = client.post("/diagnostics", json={"code": "x", "language": "ruby"})
+    assert checked.check(response, "post", "/diagnostics")["error"]["code"] == (
+        "unsupported_language")
+
+
 def test_error_responses(make_client: ClientFactory, client: TestClient,
                          checked: Contract) -> None:
     def error(response: httpx.Response, method: str, path: str, status: int) -> str:

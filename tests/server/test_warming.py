@@ -8,10 +8,12 @@ import pytest
 
 from editor_core.completion import Completion, Symbols
 from server.warming import WarmingCompleter
+from tests.server.fakes import FakeCompleter
 
 
-class SlowEngine:
+class SlowEngine(FakeCompleter):
     def __init__(self) -> None:
+        super().__init__()
         self.release = asyncio.Event()
         self.closed = False
 

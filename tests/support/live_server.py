@@ -3,6 +3,7 @@ Datasette). Waits for `/health` with a deadline instead of sleeping."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -62,6 +63,18 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30
             pass
         time.sleep(0.05)  # polling interval of a deadline wait, not a synchronization sleep
     raise TimeoutError(f"server at {url} not healthy within {deadline_s}s")
+
+
+def wait_completion_ready(url: str, deadline_s: float = 120.0) -> None:
+    """Wait until `/health` says the Jedi workers are up (the server answers before they
+    are; signatures, hover and definitions answer nothing until then)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(url + "/health", timeout=5) as resp:
+            if json.loads(resp.read())["completion"] == "ready":
+                return
+        time.sleep(0.1)  # polling interval of a deadline wait, not a synchronization sleep
+    raise TimeoutError(f"completion at {url} not ready within {deadline_s}s")
 
 
 def launch(db: Path, log: Path, port: int | None = None,
