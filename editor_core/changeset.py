@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from editor_core.errors import InvalidUpdate
 from editor_core.one_range import (
@@ -508,6 +508,22 @@ class ChangeSet(ChangeDesc):
             sections.append(length)
             sections.append(_units(text))
         return cls(sections, inserted)
+
+    def iter_changes(self) -> Iterator[tuple[int, int, int, int, str]]:
+        """Each replaced section as `(from_a, to_a, from_b, to_b, text)`: `from_a..to_a` of the
+        old document became `text`, at `from_b..to_b` of the new one (CodeMirror's
+        `iterChanges(f, true)`: sections are not joined)."""
+        sections = self._sections
+        pos_a = pos_b = 0
+        for i in range(0, len(sections), 2):
+            length, ins = sections[i], sections[i + 1]
+            if ins < 0:
+                pos_a += length
+                pos_b += length
+                continue
+            yield pos_a, pos_a + length, pos_b, pos_b + ins, self._inserted[i >> 1] if ins else ""
+            pos_a += length
+            pos_b += ins
 
     def to_json(self) -> list[int | list[int | str]]:
         """The JSON form, equal (as `json.dumps` text) to CodeMirror's `toJSON()`."""

@@ -30,6 +30,7 @@ from editor_core.errors import (
     RoomLocked,
     UnknownRun,
 )
+from editor_core.history import restoring_change
 from editor_core.presence import Presence
 
 P = TypeVar("P")
@@ -67,13 +68,15 @@ class Close(Generic[P]):
 @dataclass(frozen=True, slots=True)
 class Persist:
     """Commit `updates` (versions `base_version + 1 ..`) and the document after them, `text`
-    of UTF-16 length `length`; then call `committed(base_version + len(updates))`."""
+    of UTF-16 length `length`; then call `committed(base_version + len(updates))`. `author`
+    is the pusher's display name, kept with the updates in the history."""
 
     updates: Sequence[Update]
     base_version: int
     text: str
     length: int
     updated_at: str
+    author: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,10 +271,14 @@ class RoomSession(Generic[P]):
     # -- edits (docs/protocol.md "Editing") --------------------------------------------------
 
     def push(self, peer: P, client_id: str, version: int, changes: Sequence[ChangeSet],
-             now: str) -> list[Effect[P]]:
+             now: str, author: str = "") -> list[Effect[P]]:
         """Accept a push into the authority and `Persist` it; a push that adds nothing new is
-        answered with a pull once all it contained is published. `ReadOnly` for a viewer."""
+        answered with a pull once all it contained is published. `ReadOnly` for a viewer.
+        `author`: the pusher's display name (by default its participant name)."""
         self.require_editor(client_id)
+        if not author:
+            participant = self.presence.get(client_id)
+            author = participant.name if participant is not None else ""
         outcome = self.authority.push(client_id, version, changes)
         if not outcome.accepted:
             if self.version >= self.authority.version:
@@ -283,7 +290,22 @@ class RoomSession(Generic[P]):
                                 self.authority.length))
         self.info = replace(self.info, updated_at=now)
         return [Persist(outcome.accepted, outcome.base_version, self.authority.text,
-                        self.authority.length, now)]
+                        self.authority.length, now, author)]
+
+    def restore(self, text: str, client_id: str, author: str, now: str) -> list[Effect[P]]:
+        """Make the document `text` again, as one update of `client_id` (a restore's own id,
+        never a peer's) on top of the current version; nothing when it already is `text`
+        (docs/protocol.md `POST /rooms/{roomId}/restore`)."""
+        change = restoring_change(self.authority.text, text)
+        if change is None:
+            return []
+        outcome = self.authority.push(client_id, self.authority.version, [change])
+        self._unsent.extend(outcome.accepted)
+        self._snapshots.append((self.authority.version, self.authority.text,
+                                self.authority.length))
+        self.info = replace(self.info, updated_at=now)
+        return [Persist(outcome.accepted, outcome.base_version, self.authority.text,
+                        self.authority.length, now, author)]
 
     def committed(self, version: int) -> None:
         """The store made every update up to `version` durable; `publish` sends them."""

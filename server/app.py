@@ -23,7 +23,7 @@ from starlette.types import Scope
 
 from editor_core.completion import CompletionEngine
 from editor_core.execution import ExecutionLimits, ExecutionService
-from server import admin, models, openapi, routes
+from server import admin, history, models, openapi, routes
 from server.bus import Bus
 from server.cluster import Cluster
 from server.config import Settings, is_postgres, mask_url
@@ -164,6 +164,19 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         ApiRoute("/links/{link_id}", {"GET": (routes.get_link, Operation(
             "The room as a read-only link shows it (without its id)",
             response=models.SharedRoom, errors=(403, 404, 503)))}),
+        ApiRoute("/rooms/{room_id}/history", {"GET": (history.history, Operation(
+            "A room's updates with their authors, newest first", response=models.HistoryPage,
+            errors=(404, 422), query=models.HistoryQuery))}),
+        ApiRoute("/rooms/{room_id}/versions/{version:int}", {"GET": (history.version, Operation(
+            "The document at a version of the history", response=models.VersionResponse,
+            errors=(404, 410)))}),
+        ApiRoute("/rooms/{room_id}/blame", {"GET": (history.blame, Operation(
+            "Who last changed each line of the document", response=models.Blame,
+            errors=(404,)))}),
+        ApiRoute("/rooms/{room_id}/restore", {"POST": (history.restore, Operation(
+            "Make the document a version's again, as one new update",
+            request=models.RestoreRequest, response=models.RestoreResponse,
+            errors=(400, 404, 410, 413, 422, 503)))}),
         ApiRoute("/autocomplete", {"POST": (routes.autocomplete, Operation(
             "Completions and symbols at a cursor", request=models.AutocompleteRequest,
             response=models.AutocompleteResponse, errors=(400, 413, 422)))}),

@@ -25,7 +25,7 @@ from editor_core.errors import ClientIdInUse, PairpadError, RoomFull
 from server import messages
 from server.bus import LEASE_MS, Bus, Message
 from server.dispatch import dispatch, reply_error
-from server.errors import RoomMoved
+from server.errors import HTTP_STATUS, RoomMoved
 from server.relay import Link, RelayRoom, RemotePeer
 
 if TYPE_CHECKING:
@@ -85,11 +85,23 @@ class Cluster:
 
     async def state(self, relay: RelayRoom, kind: str) -> dict[str, Any]:
         """Ask the owner for the room as `GET /rooms` (`kind` "state") or admin ("admin")."""
+        return await self._ask(relay, {"t": "state", "kind": kind})
+
+    async def restore(self, relay: RelayRoom, text: str, author: str) -> tuple[int | None, int]:
+        """Have the owner restore `text` (`Hub.restore`); its error, if any, raised here."""
+        answer = await self._ask(relay, {"t": "restore", "text": text, "author": author})
+        if "error" in answer:
+            code = answer["error"]
+            kind = next((cls for cls in HTTP_STATUS if cls.code == code), PairpadError)
+            raise kind(str(answer.get("message", code)))
+        return answer["made"], int(answer["version"])
+
+    async def _ask(self, relay: RelayRoom, message: Message) -> dict[str, Any]:
+        """Send `message` about the room to its owner and wait for its `state_reply`."""
         request = secrets.token_hex(8)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._requests[request] = future
-        self.bus.send(relay.owner, {"t": "state", "room": relay.room_id, "req": request,
-                                    "kind": kind})
+        self.bus.send(relay.owner, {**message, "room": relay.room_id, "req": request})
         try:
             answer = await asyncio.wait_for(future, STATE_TIMEOUT_S)
         except TimeoutError:
@@ -122,6 +134,8 @@ class Cluster:
             self._owner_event(sender, room_id, message)
         elif kind == "state":
             self._answer_state(sender, room_id, message)
+        elif kind == "restore":
+            self.hub.spawn(self._answer_restore(sender, room_id, message))
         elif kind == "state_reply":
             future = self._requests.get(message["req"])
             if future is not None and not future.done():
@@ -214,6 +228,22 @@ class Cluster:
         if room is not None and not room.failed:
             state = room.session.state() if message.get("kind") == "state" else room.describe()
         self.bus.send(sender, {"t": "state_reply", "req": message["req"], "state": state})
+
+    async def _answer_restore(self, sender: str, room_id: str, message: Message) -> None:
+        answer: dict[str, Any] | None = None
+        loading = self.hub.loading(room_id)
+        try:
+            if loading is not None:  # we took the lease and are loading it
+                await asyncio.shield(loading)
+            room = self.hub.rooms.get(room_id)
+            if room is not None and not room.failed:
+                made = await room.restore(message["text"], message["author"])
+                answer = {"made": made, "version": room.session.version}
+        except PairpadError as exc:
+            answer = {"error": exc.code, "message": exc.message}
+        except Exception:  # a failed load or commit: the relay answers room_moved
+            log.exception("event=cluster.restore_failed room=%s", room_id)
+        self.bus.send(sender, {"t": "state_reply", "req": message["req"], "state": answer})
 
     def _close_deleted(self, room_id: str) -> None:
         room = self.hub.rooms.get(room_id)

@@ -38,7 +38,7 @@ class Settings:
     messages_per_second: float = _opt(100.0, "WebSocket messages per second per connection")
     message_burst: int = _opt(200, "burst of WebSocket messages allowed above the rate")
     send_queue: int = _opt(2048, "frames queued per connection before it is dropped as too slow")
-    history_updates: int = _opt(10_000, "updates kept per room for rebasing stale pushes")
+    history_updates: int = _opt(10_000, "updates kept per room in full (history, rebasing)")
     keyframe_interval: int = _opt(200, "versions between full-text keyframes in the store")
     room_idle_days: float = _opt(30.0, "delete rooms idle this long (0 keeps them for ever)")
     unload_after_seconds: float = _opt(60.0, "unload rooms without connections after this long")

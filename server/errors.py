@@ -67,6 +67,12 @@ class LinkRevoked(PairpadError):
     code = "link_revoked"
 
 
+class VersionNotFound(PairpadError):
+    """A version the room has not reached (docs/protocol.md "History")."""
+
+    code = "version_not_found"
+
+
 class RoomMoved(PairpadError):
     """The room's owner process changed or did not answer: the client reconnects (1012)."""
 
@@ -98,6 +104,7 @@ HTTP_STATUS: dict[type[PairpadError], int] = {
     LinkRevoked: 403,
     ReadOnly: 403,
     ClientIdInUse: 409,
+    VersionNotFound: 404,
     RoomMoved: 503,
     StoreUnavailable: 503,
     UnknownRun: 404,

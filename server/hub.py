@@ -175,6 +175,16 @@ class Hub:
             return room.session.state()
         return await self._cluster().state(room, "state")
 
+    async def restore(self, room_id: str, text: str, author: str) -> tuple[int | None, int]:
+        """Make the room's document `text` as one update by `author`, on the room's owner
+        (docs/protocol.md `POST /rooms/{roomId}/restore`): the version the restore made (None:
+        the document already was `text`) and the room's version after it."""
+        room = await self.get(room_id)
+        if isinstance(room, Room):
+            made = await room.restore(text, author)
+            return made, room.session.version
+        return await self._cluster().restore(room, text, author)
+
     async def describe(self, room_id: str) -> dict[str, Any]:
         """The admin view of a room (without its recent runs), from its owner."""
         room = await self.get(room_id)

@@ -159,6 +159,36 @@ class RoomListQuery(Wire):
     offset: int = Field(default=0, ge=0, le=MAX_LIST_OFFSET)
 
 
+MAX_HISTORY_LIMIT = 500
+MAX_VERSION = 2**53  # past any room's version; an exact number in JavaScript too
+AUTHOR_MAX = 64  # a display name's limit (docs/protocol.md "WebSocket: …", `name`)
+
+
+class HistoryQuery(Wire):
+    """`GET /rooms/{roomId}/history`'s query (docs/protocol.md "History")."""
+
+    before: int = Field(default=MAX_VERSION, ge=0, le=MAX_VERSION, description=(
+        "only versions below this one (default: all)"))
+    limit: int = Field(default=50, ge=0, le=MAX_HISTORY_LIMIT)
+
+
+class RestoreRequest(RequestBody):
+    version: WholeNumber = Field(ge=0)
+    author: Annotated[StrictStr, Field(max_length=AUTHOR_MAX,
+                                       json_schema_extra={"pattern": NAME_PATTERN})] | None = (
+        Field(default=None, description=(
+            "the display name the restore is authored by in the history; default"
+            " \"restore\"")))
+
+    @field_validator("author")
+    @classmethod
+    def _printable(cls, author: str | None) -> str | None:
+        if author is not None and not printable_name(author):
+            raise ValueError("must contain visible text and no control or format characters"
+                             " or line breaks")
+        return author
+
+
 # -- responses -----------------------------------------------------------------------------
 
 
@@ -417,6 +447,51 @@ class Health(Wire):
     completion: Literal["ready", "warming"]
     process: str | None = Field(
         default=None, description="this process's id in a deployment of several, else null")
+
+
+class HistoryEntry(Wire):
+    version: int = Field(description="the room's version after this update")
+    author: str | None = Field(description="the pusher's display name then; null if unknown")
+    client_id: str | None
+    time: str | None = Field(description="when the server accepted it (ISO 8601 UTC)")
+    inserted: int = Field(description="UTF-16 units written")
+    deleted: int = Field(description="UTF-16 units removed")
+    updates: int = Field(description=(
+        "updates this entry stands for: 1, or more for a keyframe older than oldestVersion"))
+
+
+class HistoryPage(Wire):
+    version: int
+    entries: list[HistoryEntry]
+    oldest_version: int = Field(description=(
+        "every version from this one to the room's can be read; older ones only at entries"))
+
+
+class VersionResponse(Wire):
+    version: int
+    code: str
+    time: str | None
+
+
+class BlameLine(Wire):
+    line: int = Field(description="1-based")
+    author: str | None = Field(description="null: unchanged since `version`, the room's"
+                                           " creation (0) or the oldest history kept")
+    client_id: str | None
+    version: int
+    time: str | None
+
+
+class Blame(Wire):
+    version: int
+    lines: list[BlameLine]
+
+
+class RestoreResponse(Wire):
+    version: int = Field(description="the room's version after the restore")
+    restored_version: int
+    changed: bool = Field(description="false: the document already was that version's;"
+                                      " nothing was added to the history")
 
 
 class ErrorDetail(BaseModel):

@@ -30,7 +30,9 @@ _ERRORS = {
     400: "Malformed JSON (`invalid_json`)",
     401: "Missing or wrong admin token (`unauthorized`)",
     403: "The read-only link was revoked (`link_revoked`)",
-    404: "Unknown room or link (`room_not_found`, `link_not_found`)",
+    404: "Unknown room or link (`room_not_found`, `link_not_found`), or a version the room"
+         " has not reached (`version_not_found`)",
+    410: "A version the history no longer keeps (`history_gone`)",
     413: "Body or code over the configured size (`too_large`)",
     422: "Schema violation (`validation_error`) or `unsupported_language`",
     429: "At capacity (`busy`), with a `Retry-After` header",
@@ -76,7 +78,7 @@ class ApiRoute(Route):
         return await self.endpoints[method](request)
 
 
-_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
 
 
 def _wire_path(path: str) -> str:
@@ -86,8 +88,10 @@ def _wire_path(path: str) -> str:
 
 def _parameters(path: str, operation: Operation) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": to_camel(name), "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _PARAM.findall(path)
+        {"name": to_camel(name), "in": "path", "required": True,
+         "schema": {"type": "integer", "minimum": 0} if converter == "int" else
+         {"type": "string"}}
+        for name, converter in _PARAM.findall(path)
     ]
     if operation.query is not None:
         schema = operation.query.model_json_schema(by_alias=True)

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from server.errors import StoreUnavailable
-from server.store import Fenced, Fetch, Pending, SqlStore, grouped
+from server.store import HISTORY_MIGRATION, Fenced, Fetch, Pending, SqlStore, grouped
 
 log = logging.getLogger("pairpad.store")
 
@@ -103,6 +103,7 @@ PG_MIGRATIONS: list[str] = [
     );
     CREATE INDEX links_by_room ON links (room_id);
     """,
+    HISTORY_MIGRATION,
 ]
 
 

@@ -23,6 +23,7 @@ from editor_core.changeset import ChangeSet
 from editor_core.close_codes import CloseCode
 from editor_core.errors import InvalidMessage
 from editor_core.execution.result import ExecutionResult
+from editor_core.history import change_counts
 from editor_core.session import (
     Close,
     Effect,
@@ -39,7 +40,7 @@ from editor_core.session import (
 from server import models
 from server.clock import now_iso
 from server.diagnosis import DiagnosisTimer
-from server.errors import ws_error
+from server.errors import RoomMoved, ws_error
 from server.models import (
     dump_completion,
     dump_definition,
@@ -124,6 +125,20 @@ class Room:
         self._perform(self.session.push(conn, conn.client_id, version, changes, now_iso()))
         log.debug("event=ws.push room=%s client=%s version=%d", self.room_id, conn.client_id,
                   version)
+
+    async def restore(self, text: str, author: str) -> int | None:
+        """Make the document `text` again as one update by `author`, broadcast like any edit
+        once committed; the version it made, or None when the document already was `text`."""
+        client_id = f"restore-{secrets.token_urlsafe(9)}"
+        effects = self.session.restore(text, client_id, author, now_iso())
+        if not effects:
+            return None
+        version = self.session.authority.version
+        self._perform(effects)
+        await self.settle()
+        if self.failed:
+            raise RoomMoved("the room stopped being served here before the restore committed")
+        return version
 
     def pull(self, conn: Peer, version: int) -> None:
         self._perform(self.session.pull(conn, version))
@@ -291,7 +306,9 @@ class Room:
 
     def _persist(self, effect: Persist) -> None:
         base = effect.base_version
-        stored = [StoredUpdate(base + i + 1, u.client_id, u.changes.to_json())
+        stored = [StoredUpdate(base + i + 1, u.client_id, u.changes.to_json(),
+                               effect.author or None, effect.updated_at,
+                               *change_counts(u.changes))
                   for i, u in enumerate(effect.updates)]
         future = self.services.store.append(self.room_id, stored, effect.text, effect.length,
                                             effect.updated_at)

@@ -32,6 +32,22 @@ from server.errors import StoreUnavailable
 
 log = logging.getLogger("pairpad.store")
 
+# Shared by SQLite and PostgreSQL (both accept it).
+HISTORY_MIGRATION = """
+    ALTER TABLE updates ADD COLUMN author TEXT;
+    ALTER TABLE updates ADD COLUMN made_at TEXT;
+    ALTER TABLE updates ADD COLUMN inserted BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE updates ADD COLUMN deleted BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE keyframes ADD COLUMN made_at TEXT;
+    ALTER TABLE keyframes ADD COLUMN author TEXT;
+    ALTER TABLE keyframes ADD COLUMN client_id TEXT;
+    ALTER TABLE keyframes ADD COLUMN inserted BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE keyframes ADD COLUMN deleted BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE keyframes ADD COLUMN updates BIGINT NOT NULL DEFAULT 0;
+    UPDATE keyframes SET made_at = (SELECT created_at FROM rooms WHERE rooms.id = room_id)
+        WHERE version = 0;
+"""
+
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE rooms (
@@ -77,6 +93,9 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX links_by_room ON links (room_id);
     """,
+    # History (docs/storage.md "History"): each update's author, time and size; every
+    # keyframe is kept, with what it sums up of the updates since the previous one.
+    HISTORY_MIGRATION,
 ]
 
 RUNS_KEPT = 20
@@ -117,6 +136,39 @@ class StoredUpdate:
     version: int  # the room's version after this update
     client_id: str
     changes: Any  # ChangeSet JSON
+    author: str | None = None  # the pusher's display name then (None: stored before history)
+    time: str | None = None  # when the server accepted it
+    inserted: int = 0  # UTF-16 units written
+    deleted: int = 0  # UTF-16 units removed
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    version: int
+    text: str
+    time: str | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """An update, or (older than the updates kept) a keyframe standing for the `updates`
+    since the previous keyframe: its author and time are its last update's."""
+    version: int
+    author: str | None
+    client_id: str | None
+    time: str | None
+    inserted: int
+    deleted: int
+    updates: int
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A keyframe (None: no keyframe that old is kept) and the kept updates after it."""
+    record: RoomRecord
+    keyframe: Keyframe | None
+    updates: list[StoredUpdate]
+    oldest_full: int  # every version from here to the room's has its update kept
 
 
 @dataclass(frozen=True)
@@ -168,6 +220,11 @@ class RoomStore(Protocol):
     async def revoke_link(self, link_id: str, revoked_at: str) -> None: ...
 
     async def revoked_links(self, link_ids: Sequence[str]) -> set[str]: ...
+
+    async def history(self, room_id: str, before: int, limit: int
+                      ) -> tuple[list[HistoryEntry], int] | None: ...
+
+    async def stretch(self, room_id: str, version: int | None) -> Stretch | None: ...
 
 
 @dataclass
@@ -280,8 +337,8 @@ class SqlStore:
                   " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                   (record.room_id, record.name, record.language, record.version,
                    record.code_length, record.created_at, record.updated_at)),
-            Write("INSERT INTO keyframes (room_id, version, text) VALUES (?, ?, ?)",
-                  (record.room_id, record.version, text)),
+            Write("INSERT INTO keyframes (room_id, version, text, made_at) VALUES (?, ?, ?, ?)",
+                  (record.room_id, record.version, text, record.created_at)),
         ], creates=record.room_id)
 
     def append(self, room_id: str, updates: Sequence[StoredUpdate], text: str, code_length: int,
@@ -290,14 +347,18 @@ class SqlStore:
         fails with `Fenced` when another process claimed the room since this store did.
 
         `text` is the document after the last update. Keyframes bound what loading replays to
-        `keyframe_interval` updates; updates older than the rebase history are pruned then.
+        `keyframe_interval` updates, and seeking any version of the history too: all of them
+        are kept, each summing up the updates since the previous one (docs/storage.md
+        "History"). Updates older than `history` are pruned when one is written.
         A version already stored fails the commit (primary key): updates are never replaced.
         """
         version = updates[-1].version
         writes = [
-            Write("INSERT INTO updates (room_id, version, client_id, changes) VALUES (?, ?, ?, ?)",
+            Write("INSERT INTO updates (room_id, version, client_id, changes, author, made_at,"
+                  " inserted, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                   (room_id, u.version, u.client_id,
-                   json.dumps(u.changes, separators=(",", ":"))))
+                   json.dumps(u.changes, separators=(",", ":")), u.author, u.time,
+                   u.inserted, u.deleted))
             for u in updates
         ]
         writes.append(Write("UPDATE rooms SET version = ?, code_length = ?, updated_at = ?"
@@ -305,14 +366,22 @@ class SqlStore:
         last = self._last_keyframe.get(room_id, 0)
         if version - last >= self._keyframe_interval:
             self._last_keyframe[room_id] = version
+            final = updates[-1]
             writes += [
-                Write("INSERT INTO keyframes (room_id, version, text) VALUES (?, ?, ?)"
+                # Runs after this batch's inserts of updates (grouped keeps first appearance).
+                Write("INSERT INTO keyframes (room_id, version, text, made_at, author, client_id,"
+                      " inserted, deleted, updates) SELECT CAST(? AS TEXT), CAST(? AS BIGINT),"
+                      " CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),"
+                      " COALESCE(SUM(inserted), 0), COALESCE(SUM(deleted), 0), COUNT(*)"
+                      " FROM updates WHERE room_id = ? AND version > ? AND version <= ?"
                       " ON CONFLICT (room_id, version) DO UPDATE SET text = excluded.text",
-                      (room_id, version, text)),
-                Write("DELETE FROM keyframes WHERE room_id = ? AND version < ?",
-                      (room_id, version)),
-                Write("DELETE FROM updates WHERE room_id = ? AND version <= ?",
-                      (room_id, min(version, version - self._history))),
+                      (room_id, version, text, final.time, final.author, final.client_id,
+                       room_id, last, version)),
+                # Keep every update after the newest keyframe at or below version - history,
+                # so each of the last `history` versions can be read (keyframe + updates).
+                Write("DELETE FROM updates WHERE room_id = ? AND version <= (SELECT"
+                      " MAX(version) FROM keyframes WHERE room_id = ? AND version <= ?)",
+                      (room_id, room_id, version - self._history)),
             ]
         return self._submit(writes, fence=self._fence(room_id))
 
@@ -399,6 +468,57 @@ class SqlStore:
                                " ORDER BY updated_at LIMIT ?", before, limit)
         return [str(r[0]) for r in rows]
 
+    # -- history (docs/storage.md "History") ---------------------------------------------------
+
+    async def history(self, room_id: str, before: int, limit: int
+                      ) -> tuple[list[HistoryEntry], int] | None:
+        """Up to `limit` entries of versions below `before`, newest first: the kept updates,
+        then the older keyframes; and the oldest version whose update is kept. None: no room."""
+        async with self._reader() as fetch:
+            record = await _room(fetch, room_id)
+            if record is None:
+                return None
+            oldest = await _oldest_full(fetch, room_id, record.version)
+            rows = await fetch("SELECT version, author, client_id, made_at, inserted, deleted, 1"
+                               " FROM updates WHERE room_id = ? AND version < ?"
+                               " ORDER BY version DESC LIMIT ?", room_id, before, limit)
+            if len(rows) < limit:
+                rows = [*rows, *await fetch(
+                    "SELECT version, author, client_id, made_at, inserted, deleted, updates"
+                    " FROM keyframes WHERE room_id = ? AND version < ? AND version > 0"
+                    " ORDER BY version DESC LIMIT ?",
+                    room_id, min(before, oldest + 1), limit - len(rows))]
+        return [HistoryEntry(int(v), a, c, t, int(i), int(d), int(n))
+                for v, a, c, t, i, d, n in rows], oldest
+
+    async def stretch(self, room_id: str, version: int | None) -> Stretch | None:
+        """The newest keyframe at or below `version` and the kept updates after it, up to
+        `version`; `version` None: from the oldest keyframe from which every update is kept
+        to the room's version (all that blame can know). None: no room."""
+        async with self._reader() as fetch:
+            record = await _room(fetch, room_id)
+            if record is None:
+                return None
+            oldest = await _oldest_full(fetch, room_id, record.version)
+            upto = record.version if version is None else min(version, record.version)
+            if version is not None:
+                rows = await fetch("SELECT version, text, made_at FROM keyframes"
+                                   " WHERE room_id = ? AND version <= ?"
+                                   " ORDER BY version DESC LIMIT 1", room_id, upto)
+            else:  # the updates before `oldest` are gone: no keyframe older than it helps
+                rows = await fetch("SELECT version, text, made_at FROM keyframes"
+                                   " WHERE room_id = ? AND version >= ?"
+                                   " ORDER BY version LIMIT 1", room_id, oldest)
+            if not rows:
+                return Stretch(record, None, [], oldest)
+            keyframe = Keyframe(int(rows[0][0]), str(rows[0][1]), rows[0][2])
+            rows = await fetch("SELECT version, client_id, changes, author, made_at, inserted,"
+                               " deleted FROM updates WHERE room_id = ? AND version > ?"
+                               " AND version <= ? ORDER BY version", room_id, keyframe.version,
+                               upto)
+        updates = [StoredUpdate(int(v), str(c), json.loads(ch), a, t, int(i), int(d))
+                   for v, c, ch, a, t, i, d in rows]
+        return Stretch(record, keyframe, updates, oldest)
 
     async def get_link(self, link_id: str) -> LinkRecord | None:
         async with self._reader() as fetch:
@@ -427,6 +547,12 @@ class SqlStore:
                 valid = {str(r[0]) for r in rows}
                 found.update(i for i in chunk if i not in valid)
         return found
+
+
+async def _oldest_full(fetch: Fetch, room_id: str, version: int) -> int:
+    """The oldest version from which every update up to `version` is kept."""
+    rows = await fetch("SELECT MIN(version) FROM updates WHERE room_id = ?", room_id)
+    return version if not rows or rows[0][0] is None else int(rows[0][0]) - 1
 
 
 async def _room(fetch: Fetch, room_id: str) -> RoomRecord | None:

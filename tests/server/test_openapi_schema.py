@@ -18,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 from starlette.testclient import TestClient
 
 from tests.server.conftest import ADMIN, ClientFactory, new_room
-from tests.server.wsclient import recv_type
+from tests.server.wsclient import insert, push, recv_type
 
 DOCUMENT = "urn:pairpad:openapi"  # the base URI the document's own `#/...` refs resolve in
 
@@ -233,6 +233,44 @@ def test_error_responses(make_client: ClientFactory, client: TestClient,
     assert error(small.post("/rooms", json={}), "post", "/rooms", 429) == "busy"
     small.app.state.hub.services.execution.busy = True  # type: ignore[attr-defined]
     assert error(small.post("/execute", json={"code": "1"}), "post", "/execute", 429) == "busy"
+
+
+def test_history_routes(client: TestClient, checked: Contract) -> None:
+    room_id = new_room(client, "a\n")
+    with client.websocket_connect(f"/ws/{room_id}/a?name=Ann") as ann:
+        recv_type(ann, "init")
+        push(ann, 0, insert(2, 2, "b\n"))
+        recv_type(ann, "code_update")
+    page = checked.check(client.get(f"/rooms/{room_id}/history"), "get",
+                         "/rooms/{roomId}/history")
+    assert [e["author"] for e in page["entries"]] == ["Ann"]
+    old = checked.check(client.get(f"/rooms/{room_id}/versions/0"), "get",
+                        "/rooms/{roomId}/versions/{version}")
+    assert old["code"] == "a\n"
+    lines = checked.check(client.get(f"/rooms/{room_id}/blame"), "get",
+                          "/rooms/{roomId}/blame")["lines"]
+    assert [line["author"] for line in lines] == [None, "Ann", "Ann"]
+    restored = checked.check(client.post(f"/rooms/{room_id}/restore", json={"version": 0}),
+                             "post", "/rooms/{roomId}/restore")
+    assert restored == {"version": 2, "restoredVersion": 0, "changed": True}
+
+    def error(response: httpx.Response, method: str, path: str, status: int) -> str:
+        assert response.status_code == status, response.text
+        code: str = checked.check(response, method, path)["error"]["code"]
+        return code
+
+    assert error(client.get(f"/rooms/{room_id}/versions/9"), "get",
+                 "/rooms/{roomId}/versions/{version}", 404) == "version_not_found"
+    assert error(client.get("/rooms/nope/history"), "get", "/rooms/{roomId}/history",
+                 404) == "room_not_found"
+    assert error(client.get(f"/rooms/{room_id}/history?limit=501"), "get",
+                 "/rooms/{roomId}/history", 422) == "validation_error"
+    assert error(client.get("/rooms/nope/blame"), "get", "/rooms/{roomId}/blame",
+                 404) == "room_not_found"
+    assert error(client.post(f"/rooms/{room_id}/restore", json={"version": 9}), "post",
+                 "/rooms/{roomId}/restore", 404) == "version_not_found"
+    assert error(client.post(f"/rooms/{room_id}/restore", json={"version": "1"}), "post",
+                 "/rooms/{roomId}/restore", 422) == "validation_error"
 
 
 def test_every_published_operation_is_exercised(checked: Contract) -> None:
