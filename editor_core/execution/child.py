@@ -13,6 +13,7 @@ import ast
 import json
 import os
 import random
+import sys
 import traceback
 import types
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from RestrictedPython.compile import compile_restricted_exec
 from editor_core.execution import framing
 from editor_core.execution.policy import FILENAME, build_globals
 from editor_core.execution.streams import OutputSink, UserInput, UserOutput
+from editor_core.execution.testing import TestFacts
 from editor_core.execution.transformer import PolicyTransformer
 from editor_core.execution.user_traceback import (
     format_exception,
@@ -87,9 +89,26 @@ def run_program(
         return "exception", 1
 
     remember_source(FILENAME, source)
-    globals_ = build_globals(proxies, stdout, stderr, UserInput(stdin))
+    facts = TestFacts()
+    globals_ = build_globals(proxies, UserInput(stdin), facts)
+    saved = sys.stdout, sys.stderr
+    # The interpreter's own streams: what the standard library prints reaches the output.
+    sys.stdout, sys.stderr = stdout, stderr
     try:
-        exec(compiled.code, globals_)  # noqa: S102 - the point of this module, behind the walls
+        reason, exit_code = _execute(compiled.code, globals_, stderr)
+    finally:
+        sys.stdout, sys.stderr = saved
+    if facts.failed and reason in (None, "exit"):
+        # unittest.main() ends the program with SystemExit(True): the tests are the news.
+        return "tests_failed", exit_code or 1
+    return reason, exit_code
+
+
+def _execute(
+    code: types.CodeType, globals_: dict[str, object], stderr: UserOutput
+) -> tuple[str | None, int]:
+    try:
+        exec(code, globals_)  # noqa: S102 - the point of this module, behind the walls
     except SystemExit as error:
         return _exit_status(error, stderr)
     except BaseException as error:

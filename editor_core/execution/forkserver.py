@@ -36,7 +36,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from editor_core.execution import child
+from editor_core.execution import child, safe_copy
 from editor_core.execution.modules import build_proxies, harden_stdlib
 from editor_core.execution.streams import OutputSink
 from editor_core.execution.walls import Walls
@@ -68,6 +68,28 @@ class Point:
     y: int = 0
 print(json.dumps({"p": [Point(1).x]}), re.sub("a", "b", "a"))
 print(datetime.datetime.strptime("2024", "%Y").year)
+import copy, csv, hashlib, io, pprint, time, traceback, unittest, doctest, warnings, uuid
+pprint.pprint(copy.deepcopy({"p": [Point(1)]}))
+buffer = io.StringIO()
+csv.writer(buffer).writerow([1, "a"])
+print(list(csv.reader(io.StringIO(buffer.getvalue()))), hashlib.sha256(b"").hexdigest())
+print(time.monotonic() > 0, uuid.uuid4().version)
+warnings.warn("warm")
+try:
+    1 / 0
+except ZeroDivisionError:
+    print(traceback.format_exc())
+def double(x):
+    '''
+    >>> double(2)
+    4
+    '''
+    return 2 * x
+class Warm(unittest.TestCase):
+    def test_warm(self):
+        self.assertEqual(double(1), 3)
+doctest.testmod()
+unittest.main(exit=False, verbosity=2)
 raise ValueError("warm")
 """
 
@@ -243,6 +265,8 @@ def main(argv: list[str]) -> None:
     harden_stdlib()
     proxies = build_proxies()
     _warm_up(proxies)
+    # After every import and warm-up: the classes the standard library will ever have.
+    safe_copy.trust_existing_classes()
     time.localtime()  # the C library reads and caches /etc/localtime now
     devnull_fd = os.open(os.devnull, os.O_RDWR)
     root_fd = empty_root()

@@ -14,56 +14,156 @@ from __future__ import annotations
 import __future__
 
 import _string  # type: ignore[import-not-found]
+import abc
+import array
+import base64
+import binascii
 import bisect
 import builtins
+import calendar
+import cmath
 import collections
 import collections.abc
+import contextlib
+import copy
+import csv
 import dataclasses
 import datetime
 import decimal
+import difflib
+import doctest
 import enum
 import fractions
 import functools
+import graphlib
+import hashlib
 import heapq
+import hmac
+import io
 import itertools
 import json
 import keyword
+import linecache
 import math
+import numbers
 import operator
+import pprint
 import random
 import re
+import secrets
 import statistics
 import string
+import struct
 import textwrap
+import time
+import traceback
 import types
 import typing
+import unicodedata
+import unittest
+import uuid
+import warnings
+import zlib
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from editor_core.execution import safe_copy, stand_ins, testing
+
 _ALLOWED: dict[str, types.ModuleType] = {
     "__future__": __future__,
+    "abc": abc,
+    "array": array,
+    "base64": base64,
+    "binascii": binascii,
     "bisect": bisect,
+    "calendar": calendar,
+    "cmath": cmath,
     "collections": collections,
     "collections.abc": collections.abc,
+    "contextlib": contextlib,
+    "copy": copy,
+    "csv": csv,
     "dataclasses": dataclasses,
     "datetime": datetime,
     "decimal": decimal,
+    "difflib": difflib,
+    "doctest": doctest,
     "enum": enum,
     "fractions": fractions,
     "functools": functools,
+    "graphlib": graphlib,
+    "hashlib": hashlib,
     "heapq": heapq,
+    "hmac": hmac,
+    "io": io,
     "itertools": itertools,
     "json": json,
+    "keyword": keyword,
     "math": math,
+    "numbers": numbers,
+    "operator": operator,
+    "pprint": pprint,
     "random": random,
     "re": re,
+    "secrets": secrets,
     "statistics": statistics,
     "string": string,
+    "struct": struct,
     "textwrap": textwrap,
+    "time": time,
+    "traceback": traceback,
     "typing": typing,
+    "unicodedata": unicodedata,
+    "unittest": unittest,
+    "uuid": uuid,
+    "warnings": warnings,
+    "zlib": zlib,
 }
 
 ALLOWED_MODULE_NAMES = (*sorted(name for name in _ALLOWED if name != "__future__"), "sys")
+
+# Stand-ins: modules of which a program gets only these names (docs/sandbox.md says why).
+_ONLY: dict[str, frozenset[str]] = {
+    # In memory only: no open(), FileIO, or anything with a file descriptor.
+    "io": frozenset(
+        {"StringIO", "BytesIO", "SEEK_SET", "SEEK_CUR", "SEEK_END", "UnsupportedOperation"}
+    ),
+    # Clocks, sleep and conversions; not tzset (reads TZ files) nor the clock setters.
+    "time": frozenset(
+        {
+            "time", "time_ns", "sleep", "monotonic", "monotonic_ns", "perf_counter",
+            "perf_counter_ns", "process_time", "process_time_ns", "thread_time",
+            "thread_time_ns", "gmtime", "localtime", "mktime", "asctime", "ctime",
+            "strftime", "strptime", "struct_time", "get_clock_info", "timezone", "altzone",
+            "daylight", "tzname",
+        }
+    ),
+    # Random and name-based UUIDs; uuid1/getnode read the network interfaces (a subprocess
+    # or files).
+    "uuid": frozenset(
+        {
+            "UUID", "uuid3", "uuid4", "uuid5", "NAMESPACE_DNS", "NAMESPACE_URL",
+            "NAMESPACE_OID", "NAMESPACE_X500", "RESERVED_NCS", "RFC_4122",
+            "RESERVED_MICROSOFT", "RESERVED_FUTURE", "SafeUUID",
+        }
+    ),
+    # Formatting of the program's own exceptions; nothing that walks frames.
+    "traceback": frozenset(stand_ins.TRACEBACK),
+    # Warn and filter; not the process-wide `filters` list, showwarning or the registries.
+    "warnings": frozenset(stand_ins.WARNINGS),
+    "copy": frozenset({"copy", "deepcopy", "Error", "error"}),
+    # No mock (it patches anything), no signal handlers, no loading by name or from files.
+    "unittest": testing.UNITTEST_NAMES | frozenset(testing.UNITTEST_STAND_INS),
+    # testmod of the program only, added per run (see testing.py).
+    "doctest": testing.DOCTEST_NAMES,
+}  # fmt: skip
+# Attributes that replace the real module's in a stand-in.
+_REPLACED: dict[str, dict[str, Any]] = {
+    "traceback": stand_ins.TRACEBACK,
+    "warnings": stand_ins.WARNINGS,
+    "copy": {"copy": safe_copy.copy, "deepcopy": safe_copy.deepcopy},
+    "unittest": testing.UNITTEST_STAND_INS,
+}
 
 # Public attributes that would undo the policy, per module, and why:
 _EXCLUDED: dict[str, frozenset[str]] = {
@@ -78,6 +178,14 @@ _EXCLUDED: dict[str, frozenset[str]] = {
     "datetime": frozenset({"datetime_CAPI"}),
     # Returns (getattr, ...) for pickle: the real getattr, out of a tuple, past every guard.
     "enum": frozenset({"pickle_by_enum_name"}),
+    # Command-line tools that read files and sys.argv.
+    "base64": frozenset({"main", "test"}),
+    # The Locale* calendars switch the process's locale (locale files); main() is the CLI.
+    "calendar": frozenset({"LocaleTextCalendar", "LocaleHTMLCalendar", "different_locale", "main"}),
+    # chdir changes the working directory.
+    "contextlib": frozenset({"chdir"}),
+    # Reads a file object by its descriptor.
+    "hashlib": frozenset({"file_digest"}),
 }
 
 # Callables that must never reach a program, whatever public name leads to them: they read
@@ -101,6 +209,36 @@ DENIED_CALLABLES: tuple[object, ...] = (
     typing.get_type_hints,
     dataclasses.make_dataclass,
     string.Formatter,
+    # What the stand-ins leave out: frame walkers, file readers, the real entry points.
+    copy.copy,
+    copy.deepcopy,
+    io.open,
+    io.FileIO,
+    time.tzset,
+    uuid.uuid1,
+    uuid.getnode,
+    contextlib.chdir,
+    hashlib.file_digest,
+    linecache.getline,
+    linecache.getlines,
+    linecache.updatecache,
+    traceback.walk_stack,
+    traceback.walk_tb,
+    traceback.extract_stack,
+    traceback.format_stack,
+    traceback.print_stack,
+    traceback.TracebackException,
+    traceback.StackSummary,
+    warnings.showwarning,
+    unittest.main,
+    unittest.TestProgram,
+    unittest.TestLoader,
+    doctest.testmod,
+    doctest.testfile,
+    doctest.run_docstring_examples,
+    doctest.DocTestRunner,
+    doctest.DocTestParser,
+    doctest.DocTestSuite,
 )
 _DENIED_IDS = frozenset(id(value) for value in DENIED_CALLABLES)
 
@@ -131,6 +269,7 @@ def harden_stdlib() -> None:
     """
     if getattr(dataclasses.dataclass, "_pairpad_checked", False):
         return
+    _harden_outside_world()
     # Fail closed: if a new Python moved the eval, the fork server must not start (every run
     # then ends "killed" and the error is logged) until this is vetted again.
     evaluators = [name for name in ("_evaluate", "evaluate") if hasattr(typing.ForwardRef, name)]
@@ -144,6 +283,28 @@ def harden_stdlib() -> None:
     dataclasses.replace = _checked_replace
     string.Formatter.get_field = _public_get_field  # type: ignore[method-assign]
     functools.update_wrapper = _checked_update_wrapper(functools.update_wrapper)
+
+
+def _harden_outside_world() -> None:
+    """The stand-ins' half in the real modules, which allowed modules call internally:
+
+    - `copy.copy`/`deepcopy` (which `dataclasses.asdict` and others call) are the vetted
+      ones of safe_copy.py, which skip hooks a program planted;
+    - `linecache` never reads a file (tracebacks and warnings quote only the program, whose
+      source is put in its cache);
+    - a warning raised outside the program names no path of this machine;
+    - doctest compiles examples with the policy (testing.harden_doctest).
+    """
+    copy.copy = safe_copy.copy
+    copy.deepcopy = safe_copy.deepcopy
+    linecache.updatecache = _no_file
+    linecache.lazycache = lambda *args, **kwargs: False
+    warnings.WarningMessage = stand_ins.WarningMessage  # type: ignore[misc]
+    testing.harden_doctest()
+
+
+def _no_file(filename: object, module_globals: object = None) -> list[str]:
+    return []
 
 
 def _refuse_evaluation(self: object, *args: object, **kwargs: object) -> NoReturn:
@@ -254,14 +415,22 @@ def _is_exportable(name: str, value: object) -> bool:
 
 
 def build_proxies() -> dict[str, types.ModuleType]:
-    """A proxy module for every importable name (except `sys`, which is per run)."""
+    """A proxy module for every importable name (except `sys`, which is per run, and the
+    per-run parts of `unittest` and `doctest`: see policy.build_globals)."""
     proxies: dict[str, types.ModuleType] = {}
     for name, module in _ALLOWED.items():
         proxy = types.ModuleType(name)
         excluded = _EXCLUDED.get(name, frozenset())
+        only = _ONLY.get(name)
+        replaced = _REPLACED.get(name, {})
         for attribute, value in vars(module).items():
-            if attribute in excluded or not _is_exportable(attribute, value):
+            if attribute in excluded or (only is not None and attribute not in only):
                 continue
+            value = replaced.get(attribute, value)
+            if not _is_exportable(attribute, value):
+                continue
+            setattr(proxy, attribute, value)
+        for attribute, value in replaced.items():
             setattr(proxy, attribute, value)
         if name == "__future__":
             # Feature names are instances of a private class, but harmless.

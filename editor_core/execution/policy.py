@@ -30,8 +30,10 @@ from typing import Any, NoReturn
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
+from editor_core.execution import testing
 from editor_core.execution.modules import ALLOWED_MODULE_NAMES, DENIED_CALLABLES
-from editor_core.execution.streams import UserInput, UserOutput
+from editor_core.execution.streams import UserInput
+from editor_core.execution.testing import TestFacts
 from editor_core.execution.transformer import READABLE_DUNDERS
 
 # The filename of the program in tracebacks.
@@ -279,14 +281,22 @@ def _base_builtins() -> dict[str, Any]:
 
 
 def build_globals(
-    proxies: Mapping[str, types.ModuleType],
-    stdout: UserOutput,
-    stderr: UserOutput,
-    stdin: UserInput,
+    proxies: Mapping[str, types.ModuleType], stdin: UserInput, facts: TestFacts
 ) -> dict[str, Any]:
-    """The globals of one run: guards, builtins, and the per-run `sys`."""
-    sandbox_sys = _sandbox_sys(stdout, stderr, stdin)
-    policy = Policy({**proxies, "sys": sandbox_sys})
+    """The globals of one run: guards, builtins, the per-run `sys`, `unittest` and `doctest`.
+
+    The program's streams are the interpreter's own `sys.stdout`/`sys.stderr` (the child sets
+    them before the run), so what the standard library prints (pprint, unittest, doctest,
+    warnings) reaches the output too, and `contextlib.redirect_stdout` works for `print`."""
+    globals_: dict[str, Any] = {}
+    per_run = {
+        "sys": _sandbox_sys(stdin),
+        "unittest": testing.unittest_module(proxies["unittest"], globals_, facts),
+        "doctest": types.ModuleType("doctest"),
+    }
+    vars(per_run["doctest"]).update(vars(proxies["doctest"]))
+    per_run["doctest"].testmod = testing.testmod_function(globals_, facts)  # type: ignore[attr-defined]
+    policy = Policy({**proxies, **per_run})
 
     def print_(
         *objects: Any,
@@ -295,18 +305,17 @@ def build_globals(
         file: Any = None,
         flush: bool = False,
     ) -> None:
-        target = stdout if file is None else file
-        builtins.print(*objects, sep=sep, end=end, file=target)
+        builtins.print(*objects, sep=sep, end=end, file=sys.stdout if file is None else file)
 
     def input_(prompt: Any = "") -> str:
         if prompt != "":
-            stdout.write(str(prompt))
+            sys.stdout.write(str(prompt))
         line = stdin.readline()
         if not line:
             raise EOFError("EOF when reading a line")
         text = line[:-1] if line.endswith("\n") else line
         # Echoed as a terminal shows what was typed: the output reads as the session did.
-        stdout.write(text + "\n")
+        sys.stdout.write(text + "\n")
         return text
 
     table = _base_builtins()
@@ -319,7 +328,7 @@ def build_globals(
         hasattr=policy.hasattr,
         __import__=policy.import_,
     )
-    return {
+    globals_.update({
         "__builtins__": table,
         "__name__": _MAIN,
         "_getattr_": policy.getattr,
@@ -330,20 +339,32 @@ def build_globals(
         "_write_": policy.write,
         "_inplacevar_": _inplacevar,
         "_apply_": _apply,
-    }
+    })  # fmt: skip
+    return globals_
 
 
-def _sandbox_sys(stdout: UserOutput, stderr: UserOutput, stdin: UserInput) -> types.ModuleType:
+class _SandboxSys(types.ModuleType):
+    """`sys.stdout`/`sys.stderr` are the interpreter's current ones (`redirect_stdout`
+    changes them); the program cannot assign them, as it cannot write any module."""
+
+    @property
+    def stdout(self) -> Any:
+        return sys.stdout
+
+    @property
+    def stderr(self) -> Any:
+        return sys.stderr
+
+
+def _sandbox_sys(stdin: UserInput) -> types.ModuleType:
     """A `sys` with the streams and a few harmless facts; not the interpreter's `sys`."""
-    module = types.ModuleType("sys")
+    module = _SandboxSys("sys")
 
     def setrecursionlimit(limit: int) -> None:
         # Bounded so deep recursion ends as RecursionError rather than a C stack overflow.
         sys.setrecursionlimit(max(100, min(int(limit), _MAX_RECURSION_LIMIT)))
 
     values: dict[str, Any] = {
-        "stdout": stdout,
-        "stderr": stderr,
         "stdin": stdin,
         "argv": [FILENAME],
         "version": sys.version,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import linecache
 import re
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 _RESTRICTED_ERROR = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
 
@@ -21,20 +21,31 @@ def remember_source(filename: str, source: str) -> None:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
 
 
-def format_exception(error: BaseException, filename: str) -> str:
+def format_exception(
+    error: BaseException, filename: str | Callable[[str], bool], *, chain: bool = True
+) -> str:
+    """The report of `error` with only the frames of `filename` (or those whose filename
+    the predicate keeps)."""
     # lookup_lines=False: only the frames we keep have their lines read (from linecache,
     # where `remember_source` put the program); stdlib sources are never opened.
     summary = traceback.TracebackException.from_exception(error, lookup_lines=False)
+    if not chain:
+        summary.__cause__ = summary.__context__ = None
     _keep_frames_of(summary, filename, set())
     return "".join(summary.format())
 
 
-def _keep_frames_of(summary: traceback.TracebackException, filename: str, seen: set[int]) -> None:
+def _keep_frames_of(
+    summary: traceback.TracebackException,
+    filename: str | Callable[[str], bool],
+    seen: set[int],
+) -> None:
     if id(summary) in seen:
         return
     seen.add(id(summary))
+    keep = filename.__eq__ if isinstance(filename, str) else filename
     summary.stack = traceback.StackSummary.from_list(
-        [frame for frame in summary.stack if frame.filename == filename]
+        [frame for frame in summary.stack if keep(frame.filename)]
     )
     for chained in (summary.__cause__, summary.__context__):
         if chained is not None:

@@ -96,10 +96,16 @@ def test_import_hook_hands_out_proxies_only(policy: Policy) -> None:
         policy.import_("os")
     with pytest.raises(ImportError):
         policy.import_("json", None, None, None, 1)  # relative
-    # The only way to the real `time`: C code's own import, with a list as fromlist.
+    # A program's `import time` gets the stand-in; only C code's own import (a list as
+    # fromlist) gets the real module.
+    stand_in = policy.import_("time", None, None, ("sleep",), 0)
+    assert stand_in is policy.proxies["time"]
+    assert not hasattr(stand_in, "tzset")
+    real = policy.import_("time", None, None, [], 0)
+    assert real is not stand_in
+    assert hasattr(real, "tzset")
     with pytest.raises(ImportError):
-        policy.import_("time", None, None, ("sleep",), 0)
-    assert isinstance(policy.import_("time", None, None, [], 0), types.ModuleType)
+        policy.import_("_strptime", None, None, ("x",), 0)
 
 
 def test_writes_go_to_the_programs_own_objects_only(policy: Policy) -> None:

@@ -49,6 +49,8 @@ ADAPTERS = {
     "editor_core.execution.streams": "the child's stdout/stderr/stdin over its pipe",
     "editor_core.execution.output": "reads a run's pipe on the event loop",
     "editor_core.execution.policy": "the child's globals: a sys over its streams",
+    "editor_core.execution.modules": "the modules a program may import (io, time included)",
+    "editor_core.execution.stand_ins": "traceback/warnings for the child: its stack, stderr",
     # autocomplete
     "editor_core.completion": "re-exports the completion engine",
     "editor_core.completion.engine": "asyncio front of the Jedi worker, its scratch folder",
