@@ -208,6 +208,9 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         }),
         ApiRoute("/health", {"GET": (routes.health, Operation(
             "Liveness and load", response=models.Health))}),
+        ApiRoute("/ready", {"GET": (routes.ready, Operation(
+            "Readiness: 200 once completions are warm, 503 before", response=models.Readiness,
+            also=(503,)))}),
         ApiRoute("/metrics", {"GET": (routes.metrics, Operation(
             "Prometheus metrics (text format)", text="Prometheus text exposition"))}),
         Route("/openapi.json", openapi_json),

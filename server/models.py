@@ -112,10 +112,17 @@ class CreateRoomRequest(RequestBody):
         return name
 
 
+AUTOCOMPLETE_DEADLINE_MS = 2000
+MAX_DEADLINE_MS = 30_000
+
+
 class AutocompleteRequest(RequestBody):
     code: StrictStr
     cursor_position: WholeNumber = Field(ge=0)
     language: Language
+    deadline_ms: WholeNumber = Field(
+        default=AUTOCOMPLETE_DEADLINE_MS, ge=0, le=MAX_DEADLINE_MS,
+        description="how long to wait for Jedi (warming up or slow) before the AST answer")
 
 
 class CreateLinkRequest(RequestBody):
@@ -314,6 +321,8 @@ class AutocompleteResponse(BaseModel):
     from_: int = Field(alias="from")
     suggestions: list[Suggestion]
     symbols: Symbols
+    incomplete: bool = Field(description="not Jedi's final answer but the AST fallback; asking"
+                                         " again later may bring more (LSP's isIncomplete)")
 
 
 class DiagnosticItem(BaseModel):
@@ -492,6 +501,11 @@ class RestoreResponse(Wire):
     restored_version: int
     changed: bool = Field(description="false: the document already was that version's;"
                                       " nothing was added to the history")
+
+
+class Readiness(Wire):
+    status: Literal["ready", "not_ready"] = Field(
+        description="ready once completions are warm (Jedi answers); 503 not_ready before")
 
 
 class ErrorDetail(BaseModel):

@@ -45,9 +45,10 @@ class Operation:
     """What /openapi.json says about one method of one path.
 
     `request` parses the JSON body and `query` the query string (server/body.py).
-    `response` is the JSON body of the success `status` (None: no body); `text` instead
-    describes a text/plain body. `errors` are the error statuses, each with the contract's
-    error body. `admin` routes need the bearer token (docs/protocol.md "REST").
+    `response` is the JSON body of the success `status` (None: no body), and of the `also`
+    statuses too (`/ready`'s 503); `text` instead describes a text/plain body. `errors` are
+    the error statuses, each with the contract's error body. `admin` routes need the bearer
+    token (docs/protocol.md "REST").
     """
 
     summary: str
@@ -58,6 +59,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     admin: bool = False
     query: type[BaseModel] | None = None
+    also: tuple[int, ...] = ()
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -137,6 +139,8 @@ def build(version: str, routes: Sequence[BaseRoute]) -> dict[str, Any]:
                 ok["content"] = {"application/json": {
                     "schema": refs[(spec.response, "serialization")]}}
         op["responses"][str(spec.status)] = ok
+        for code in spec.also:
+            op["responses"][str(code)] = {**ok, "description": "Not ready yet"}
         for code in spec.errors:
             op["responses"][str(code)] = {"description": _ERRORS[code],
                                           "content": {"application/json": {"schema": error_ref}}}

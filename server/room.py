@@ -169,10 +169,11 @@ class Room:
             code, mapped, key=f"{self.room_id}:{conn.client_id}")
         frame: dict[str, Any] = {"type": "completions", "id": request_id, "version": at_version}
         if result is None:  # superseded by a newer request of the same client
-            frame.update({"from": mapped, "items": []})
+            frame.update({"from": mapped, "items": [], "incomplete": True})
         else:
             wire = dump_completion(result)
-            frame.update({"from": wire["from"], "items": wire["suggestions"]})
+            frame.update({"from": wire["from"], "items": wire["suggestions"],
+                          "incomplete": wire["incomplete"]})
         conn.send(encode(frame))
 
     async def inspect(self, conn: Peer, kind: Inspection, request_id: str, version: int,

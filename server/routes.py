@@ -82,7 +82,8 @@ async def autocomplete(request: Request) -> Response:
     # A cursor past the end or inside a surrogate pair counts as the boundary before it, as LSP
     # clamps positions: every request the schema allows gets an answer (docs/protocol.md).
     position = snap_utf16(body.code, body.cursor_position)
-    result = await hub.services.completion.complete(body.code, position)
+    result = await hub.services.completion.complete(body.code, position,
+                                                     deadline_s=body.deadline_ms / 1000)
     if result is None:  # only while the engine shuts down: requests without a key stay current
         raise Busy("completion is not available right now", retry_after_ms=1000)
     return JSONResponse(dump_completion(result))
@@ -137,13 +138,24 @@ async def execute(request: Request) -> Response:
 async def health(request: Request) -> Response:
     hub = hub_of(request)
     execution = hub.services.execution
-    completion = hub.services.completion
     return JSONResponse(models.Health(
         status="ok", rooms_loaded=len(hub.rooms), connections=hub.connection_count(),
         runs_running=execution.running, runs_queued=execution.queued,
-        completion="warming" if getattr(completion, "ready", True) is False else "ready",
+        completion="ready" if completion_ready(hub) else "warming",
         process=hub.cluster.id if hub.cluster is not None else None,
     ).model_dump(by_alias=True))
+
+
+def completion_ready(hub: Hub) -> bool:
+    return getattr(hub.services.completion, "ready", True) is not False
+
+
+async def ready(request: Request) -> Response:
+    """Readiness, beside /health's liveness: 503 until completions are warm, so a balancer
+    or a test waits for Jedi answers (docs/protocol.md "REST")."""
+    warm = completion_ready(hub_of(request))
+    return JSONResponse(models.Readiness(status="ready" if warm else "not_ready")
+                        .model_dump(by_alias=True), 200 if warm else 503)
 
 
 async def metrics(request: Request) -> Response:

@@ -67,10 +67,18 @@ class WarmingCompleter:
                 await self._starting
         await self.engine.close()
 
-    async def complete(self, code: str, position: int, *,
-                       key: str | None = None) -> Completion | None:
+    async def complete(self, code: str, position: int, *, key: str | None = None,
+                       deadline_s: float | None = None) -> Completion | None:
+        """The engine's answer once it is ready; before, the AST answer (`incomplete`), unless
+        `deadline_s` lets the caller wait for the engine to become ready and answer."""
+        if not self.ready and deadline_s and self._starting is not None:
+            started = asyncio.get_running_loop().time()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(deadline_s):
+                    await self.wait_ready()
+            deadline_s = max(0.0, deadline_s - (asyncio.get_running_loop().time() - started))
         if self.ready:
-            return await self.engine.complete(code, position, key=key)
+            return await self.engine.complete(code, position, key=key, deadline_s=deadline_s)
         return ast_completion(code, position)  # ValueError for a bad position, as the engine
 
     async def diagnostics(self, code: str) -> list[Diagnostic] | None:

@@ -198,12 +198,16 @@ class CompletionEngine:
     # -- the API -------------------------------------------------------------------------
 
     async def complete(
-        self, code: str, position: int, *, key: str | None = None
+        self, code: str, position: int, *, key: str | None = None,
+        deadline_s: float | None = None,
     ) -> Completion | None:
         """Completions at UTF-16 `position` of `code`, or None if superseded (same `key`).
+        `deadline_s` replaces the engine's deadline for this request (how long to wait for
+        Jedi before the AST answer); Jedi's hard limit still applies.
 
         Raises ValueError when `position` is outside `0..len` or splits a surrogate pair.
         """
+        deadline = self.deadline_s if deadline_s is None else deadline_s
         _check_position(code, position)
         if not self._started:
             if not self._starting:
@@ -227,20 +231,22 @@ class CompletionEngine:
                 self._log(started, "cache")
                 return hit
             provisional = self._provisional.get((code, position))
-            if provisional is not None and (code, position) in self._jobs:
-                # Asked again while Jedi still works on it: the AST answer again, at once.
+            if provisional is not None and (code, position) in self._jobs \
+                    and deadline <= self.deadline_s:
+                # Asked again while Jedi still works on it: the AST answer again, at once
+                # (a caller that would wait longer waits for that job instead).
                 self.stats["cache_hits"] += 1
                 self._log(started, "provisional")
                 return provisional
             base = self._typed_on(code, position)
             if base is not None:
-                derived = await self._derive(base, code, position, request, started)
+                derived = await self._derive(base, code, position, request, started, deadline)
                 if not isinstance(derived, _Underived):
                     return derived
             job = self._job_for(code, position)
             job.waiters += 1
             try:
-                return await self._await(job, request, started)
+                return await self._await(job, request, started, deadline)
             finally:
                 job.waiters -= 1
         finally:
@@ -349,7 +355,8 @@ class CompletionEngine:
         return None
 
     async def _derive(
-        self, base: Job, code: str, position: int, request: _Request, started: float
+        self, base: Job, code: str, position: int, request: _Request, started: float,
+        deadline: float,
     ) -> Completion | _Underived | None:
         """The answer for `code` from `base`'s, when only the word at the cursor grew: Jedi's
         list for the shorter word, filtered by the longer one (as Jedi filters: a prefix,
@@ -358,7 +365,7 @@ class CompletionEngine:
         loop = asyncio.get_running_loop()
         base.waiters += 1  # keeps `base` from being dropped while queued
         try:
-            remaining = max(0.0, self.deadline_s - (loop.time() - started))
+            remaining = max(0.0, deadline - (loop.time() - started))
             awaited: set[asyncio.Future[Any]] = {base.done, request.stale}
             await asyncio.wait(awaited, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -375,7 +382,8 @@ class CompletionEngine:
             cursor = cursor_at(code, position, position)
             self.stats["ast"] += 1
             self._log(started, "ast")
-            return Completion(cursor.from_, ast_suggestions(phase1.symbols, cursor), phase1.symbols)
+            return Completion(cursor.from_, ast_suggestions(phase1.symbols, cursor), phase1.symbols,
+                              incomplete=True)
         outcome, answer = base.done.result()
         if outcome != "jedi" or answer is None:
             return _UNDERIVED
@@ -405,9 +413,10 @@ class CompletionEngine:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    async def _await(self, job: Job, request: _Request, started: float) -> Completion | None:
+    async def _await(self, job: Job, request: _Request, started: float,
+                     deadline: float) -> Completion | None:
         loop = asyncio.get_running_loop()
-        remaining = max(0.0, self.deadline_s - (loop.time() - started))
+        remaining = max(0.0, deadline - (loop.time() - started))
         awaited: set[asyncio.Future[Any]] = {job.done, request.stale}
         await asyncio.wait(awaited, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
         if request.stale.done():
@@ -426,7 +435,7 @@ class CompletionEngine:
                 return None
         # Late, failed or killed: the AST answer. When Jedi failed early, the symbols may
         # still be on their way: wait for them as long as the deadline allows.
-        remaining = max(0.0, self.deadline_s - (loop.time() - started))
+        remaining = max(0.0, deadline - (loop.time() - started))
         if not job.phase1.done() and remaining > 0:
             awaited = {job.phase1, request.stale}
             await asyncio.wait(awaited, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
@@ -446,7 +455,7 @@ class CompletionEngine:
         phase1 = job.phase1.result() if job.phase1.done() else None
         if phase1 is not None:
             suggestions = ast_suggestions(phase1.symbols, phase1.cursor)
-            return Completion(phase1.cursor.from_, suggestions, phase1.symbols)
+            return Completion(phase1.cursor.from_, suggestions, phase1.symbols, incomplete=True)
         # Neither worker got to it (respawning, jammed).
         return await self._local_answer(job.code, job.position)
 

@@ -69,7 +69,7 @@ def ast_completion(code: str, position: int) -> Completion:
     index = utf16_to_index(code, position)
     symbols = symbols_at(code, position)
     cursor = cursor_at(code, position, index)
-    return Completion(cursor.from_, ast_suggestions(symbols, cursor), symbols)
+    return Completion(cursor.from_, ast_suggestions(symbols, cursor), symbols, incomplete=True)
 
 
 def bare_completion(code: str, position: int) -> Completion:
@@ -78,4 +78,4 @@ def bare_completion(code: str, position: int) -> Completion:
     index = utf16_to_index(code, position)
     cursor = cursor_at(code, position, index)
     empty = Symbols.empty()
-    return Completion(cursor.from_, ast_suggestions(empty, cursor), empty)
+    return Completion(cursor.from_, ast_suggestions(empty, cursor), empty, incomplete=True)

@@ -65,11 +65,16 @@ class Symbols:
 
 @dataclass(frozen=True)
 class Completion:
-    """The answer to one request: `from_` is where the word being completed starts (UTF-16)."""
+    """The answer to one request: `from_` is where the word being completed starts (UTF-16).
+
+    `incomplete`: not Jedi's final answer but the AST fallback (Jedi still warming up, late,
+    failed, or the document too long for it); asking again later may bring more, as LSP's
+    `isIncomplete` says (docs/protocol.md "REST")."""
 
     from_: int
     suggestions: list[Suggestion]
     symbols: Symbols
+    incomplete: bool = False
 
 
 # -- language intelligence (docs/protocol.md "Language") --

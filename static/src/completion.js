@@ -25,8 +25,8 @@ const KIND_TO_TYPE = {
 };
 
 const WAIT_LIMIT_MS = 10_000;
-// When Jedi misses the server's deadline the answer holds only the AST's names (every item
-// `source: "ast"`); Jedi's answer lands in the server's cache shortly after, so ask again.
+// When Jedi misses the server's deadline (or still warms up) the answer is the AST's, marked
+// `incomplete`; Jedi's answer lands in the server's cache shortly after, so ask again.
 const REASK_DELAYS_MS = [300, 800, 2000];
 const WORD = /^\w*$/;
 
@@ -71,7 +71,7 @@ export function serverCompletionSource(sync, request) {
           from = candidate;
         }
       }
-      const provisional = reply.items.every((item) => item.source !== "jedi");
+      const provisional = reply.incomplete === true;
       if (provisional) {
         const key = `${version}:${position}`;
         if (reask.key !== key) reask = { key, count: 0 };

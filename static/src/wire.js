@@ -75,7 +75,7 @@
 /** @typedef {{type: "execution_result"} & RunResult} ExecutionResultMessage */
 /**
  * @typedef {{type: "completions", id: string, version: number, from: number,
- *            items: Suggestion[]}} CompletionsMessage
+ *            items: Suggestion[], incomplete: boolean}} CompletionsMessage
  */
 /**
  * `id` when it answers a `complete`; the other extras by `code` (protocol.md, "Errors and

@@ -9,6 +9,7 @@ nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -72,6 +73,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield live
     finally:
         live.stop()
+
+
+@pytest.fixture
+async def warm_server(server: LiveServer) -> LiveServer:
+    """`server` once its completions are warm (`GET /ready`): for tests that want Jedi's
+    answers rather than the AST fallback of the warm-up."""
+    await asyncio.to_thread(server.wait_ready)
+    return server
 
 
 @pytest.fixture

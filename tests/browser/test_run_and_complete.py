@@ -59,7 +59,8 @@ async def test_a_long_run_holds_the_lock_until_someone_stops_it(
         await expect(editor.page.get_by_role("button", name="Run")).to_be_enabled()
 
 
-async def test_math_sq_offers_sqrt(server: LiveServer, open_editor: OpenEditor) -> None:
+async def test_math_sq_offers_sqrt(warm_server: LiveServer, open_editor: OpenEditor) -> None:
+    server = warm_server
     room = await create_room(server, "import math\n")
     alice = await open_editor(server, room, "Alice")
     bob = await open_editor(server, room, "Bob")

@@ -46,6 +46,7 @@ async def test_math_sq_offers_sqrt(engine: CompletionEngine) -> None:
     assert sqrt.detail is not None
     assert sqrt.detail.startswith("sqrt(")
     assert completion.from_ == len("import math\nmath.")
+    assert not completion.incomplete  # Jedi's own answer
 
 
 @pytest.mark.parametrize(
@@ -70,6 +71,7 @@ async def test_non_ascii_identifier(engine: CompletionEngine) -> None:
     code = f"# {EMOJI}\ncafé_total = 1\ncafé_"
     completion = await complete_at_end(engine, code)
     assert labels(completion) == ["café_total"]
+    assert not completion.incomplete  # Jedi's answer: the workers handle a non-ASCII word
     assert completion.from_ == utf16_length(code) - len("café_")
     assert completion.symbols.globals == ["café_total"]
 
@@ -167,6 +169,22 @@ async def test_late_jedi_gives_the_ast_answer(impatient: CompletionEngine) -> No
     assert list(by_label)[:2] == ["limit_value", "LIMIT"]  # nearest scope first
     assert completion.symbols.params == ["limit_value"]
     assert completion.from_ == utf16_length(code) - 2
+    assert completion.incomplete  # docs/protocol.md: not Jedi's final answer
+
+
+async def test_a_longer_deadline_per_request_waits_for_jedi(impatient: CompletionEngine) -> None:
+    code = "import math\nangle = 1\nmath.co"
+    early = await complete_at_end(impatient, code)  # the engine's own deadline: zero
+    assert early.incomplete
+    # The same request, willing to wait: not the provisional AST answer again, Jedi's.
+    patient = await impatient.complete(code, utf16_length(code), deadline_s=120.0)
+    assert patient is not None
+    assert not patient.incomplete
+    assert "cos" in labels(patient)
+    fresh = "import math\nmath.fl"
+    answer = await impatient.complete(fresh, utf16_length(fresh), deadline_s=120.0)
+    assert answer is not None
+    assert (answer.incomplete, labels(answer)) == (False, ["floor"])
 
 
 async def test_ast_answer_after_a_dot_is_empty(impatient: CompletionEngine) -> None:

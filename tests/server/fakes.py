@@ -84,6 +84,8 @@ class FakeCompleter:
     def __init__(self) -> None:
         self.requests: list[tuple[str, int, str | None]] = []
         self.analysed: list[str] = []
+        self.deadlines: list[float | None] = []
+        self.ready = True  # set False to act as an engine still warming up
 
     async def start(self) -> None:
         return None
@@ -91,9 +93,10 @@ class FakeCompleter:
     async def close(self) -> None:
         return None
 
-    async def complete(self, code: str, position: int, *,
-                       key: str | None = None) -> Completion | None:
+    async def complete(self, code: str, position: int, *, key: str | None = None,
+                       deadline_s: float | None = None) -> Completion | None:
         self.requests.append((code, position, key))
+        self.deadlines.append(deadline_s)
         if "stale" in code:
             return None
         return Completion(position, [Suggestion(code[:position] or "empty", "variable", None,

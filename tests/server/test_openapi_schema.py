@@ -163,6 +163,12 @@ def test_autocomplete_execute_health_metrics(client: TestClient, checked: Contra
                            "/execute")
     assert result["status"] == "ok"
     checked.check(client.get("/health"), "get", "/health")
+    assert checked.check(client.get("/ready"), "get", "/ready") == {"status": "ready"}
+    client.app.state.hub.services.completion.ready = False  # type: ignore[attr-defined]
+    not_ready = client.get("/ready")
+    assert not_ready.status_code == 503
+    assert checked.check(not_ready, "get", "/ready") == {"status": "not_ready"}
+    assert checked.check(client.get("/health"), "get", "/health")["completion"] == "warming"
     assert "pairpad_" in checked.check(client.get("/metrics"), "get", "/metrics")
 
 

@@ -179,6 +179,7 @@ def test_complete_maps_the_position_to_the_current_version(
         reply = recv_type(a, "completions")
         assert (reply["id"], reply["version"], reply["from"]) == ("c1", 1, 5)
         assert reply["items"] == [{"label": "XYabc", "kind": "variable", "source": "jedi"}]
+        assert reply["incomplete"] is False
         a.send_json({"type": "complete", "id": "c2", "version": 1, "position": 9})
         error = recv_type(a, "error")
         assert (error["code"], error["id"]) == ("invalid_message", "c2")
@@ -191,4 +192,4 @@ def test_superseded_completion_is_answered_empty(faked: TestClient) -> None:
         recv_type(a, "init")
         a.send_json({"type": "complete", "id": "c1", "version": 0, "position": 5})
         reply = recv_type(a, "completions")
-        assert (reply["id"], reply["items"]) == ("c1", [])
+        assert (reply["id"], reply["items"], reply["incomplete"]) == ("c1", [], True)

@@ -287,3 +287,15 @@ def test_editor_pages_and_assets_are_served(client: TestClient) -> None:
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
     assert client.get("/assets/nope.js").status_code == 404
+
+
+def test_autocomplete_deadline_is_passed_to_the_engine(client: TestClient) -> None:
+    completer = client.app.state.hub.services.completion  # type: ignore[attr-defined]
+    ask = {"code": "ab", "cursorPosition": 2, "language": "python"}
+    assert client.post("/autocomplete", json=ask).json()["incomplete"] is False
+    assert client.post("/autocomplete", json={**ask, "deadlineMs": 0}).status_code == 200
+    assert client.post("/autocomplete", json={**ask, "deadlineMs": 30000}).status_code == 200
+    assert completer.deadlines == [2.0, 0.0, 30.0]  # docs/protocol.md: default 2000 ms
+    too_long = client.post("/autocomplete", json={**ask, "deadlineMs": 30001})
+    assert too_long.status_code == 422
+    assert error_code(too_long) == "validation_error"

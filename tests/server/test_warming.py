@@ -23,8 +23,8 @@ class SlowEngine(FakeCompleter):
     async def close(self) -> None:
         self.closed = True
 
-    async def complete(self, code: str, position: int, *,
-                       key: str | None = None) -> Completion | None:
+    async def complete(self, code: str, position: int, *, key: str | None = None,
+                       deadline_s: float | None = None) -> Completion | None:
         return Completion(position, [], Symbols.empty())
 
 
@@ -39,6 +39,7 @@ async def test_ast_answers_until_the_engine_is_ready() -> None:
     assert "value" in [s.label for s in early.suggestions]
     assert {s.source for s in early.suggestions} == {"ast"}
     assert early.symbols.imports == ["math"]
+    assert early.incomplete
     with pytest.raises(ValueError, match="past the end"):
         await warming.complete(code, len(code) + 1)
     assert not warming.ready
@@ -59,3 +60,23 @@ async def test_close_while_starting_cancels_the_start() -> None:
     await warming.close()
     assert engine.closed
     assert not warming.ready
+
+
+async def test_a_deadline_waits_for_the_engine_to_be_ready() -> None:
+    engine = SlowEngine()
+    warming = WarmingCompleter(engine)
+    await warming.start()
+    waiting = asyncio.create_task(warming.complete("x", 1, deadline_s=60.0))
+    engine.release.set()  # the engine becomes ready only after the request was made
+    async with asyncio.timeout(5):
+        answer = await waiting
+    assert answer is not None
+    assert not answer.incomplete  # the engine's answer, not the AST's
+    # A zero deadline never waits.
+    await warming.close()
+    again = WarmingCompleter(SlowEngine())
+    await again.start()
+    quick = await again.complete("x", 1, deadline_s=0.0)
+    assert quick is not None
+    assert quick.incomplete
+    await again.close()

@@ -60,6 +60,7 @@ def test_completion_wire_form() -> None:
             "params": [],
             "locals": [],
         },
+        "incomplete": False,
     }
 
 
@@ -69,3 +70,8 @@ def test_suggestion_without_detail_has_no_detail_key() -> None:
     assert dump_completion(completion)["suggestions"] == [
         {"label": "x", "kind": "variable", "source": "ast"},
     ]
+
+
+def test_an_ast_answer_says_it_is_incomplete() -> None:
+    completion = Completion(0, [], Symbols.empty(), incomplete=True)
+    assert dump_completion(completion)["incomplete"] is True

@@ -1,5 +1,6 @@
 """A real Pairpad server process on a free loopback port (live tests in the style of
-Datasette). Waits for `/health` with a deadline instead of sleeping."""
+Datasette). Waits for `/health` (and, for tests that need Jedi's answers, `/ready`) with a
+deadline instead of sleeping."""
 
 from __future__ import annotations
 
@@ -44,25 +45,35 @@ class LiveServer:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def wait_ready(self, deadline_s: float = 120.0) -> None:
+        """Until `GET /ready` answers 200: completions are warm, so Jedi answers (before, the
+        AST fallback does; tests that want Jedi's answers wait for this)."""
+        wait_for(self.url + "/ready", self.proc, deadline_s)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout=timeout)
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30.0) -> None:
+def wait_for(url: str, proc: subprocess.Popen[bytes], deadline_s: float) -> None:
+    """Until `url` answers 200 (a 503 or no answer yet: poll again), within `deadline_s`."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited early with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+            pass  # HTTPError (a 503) is a URLError
         time.sleep(0.05)  # polling interval of a deadline wait, not a synchronization sleep
-    raise TimeoutError(f"server at {url} not healthy within {deadline_s}s")
+    raise TimeoutError(f"{url} did not answer 200 within {deadline_s}s")
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30.0) -> None:
+    wait_for(url + "/health", proc, deadline_s)
 
 
 def wait_completion_ready(url: str, deadline_s: float = 120.0) -> None:
