@@ -67,3 +67,47 @@ export function createRoom(name) {
 export function getRoom(roomId) {
   return request("GET", `/rooms/${encodeURIComponent(roomId)}`);
 }
+
+/** @typedef {import("./wire.js").Blame} Blame */
+/** @typedef {import("./wire.js").HistoryPage} HistoryPage */
+/** @typedef {import("./wire.js").Restored} Restored */
+/** @typedef {import("./wire.js").VersionText} VersionText */
+
+/**
+ * @param {string} roomId
+ * @param {{before?: number, limit?: number}} [query]
+ * @returns {Promise<HistoryPage>}
+ */
+export function getHistory(roomId, { before, limit } = {}) {
+  const params = new URLSearchParams();
+  if (before !== undefined) params.set("before", String(before));
+  if (limit !== undefined) params.set("limit", String(limit));
+  return request("GET", `/rooms/${encodeURIComponent(roomId)}/history?${params}`);
+}
+
+/**
+ * @param {string} roomId
+ * @param {number} version
+ * @returns {Promise<VersionText>}
+ */
+export function getVersion(roomId, version) {
+  return request("GET", `/rooms/${encodeURIComponent(roomId)}/versions/${version}`);
+}
+
+/**
+ * @param {string} roomId
+ * @returns {Promise<Blame>}
+ */
+export function getBlame(roomId) {
+  return request("GET", `/rooms/${encodeURIComponent(roomId)}/blame`);
+}
+
+/**
+ * @param {string} roomId
+ * @param {number} version
+ * @param {string} author
+ * @returns {Promise<Restored>}
+ */
+export function restoreVersion(roomId, version, author) {
+  return request("POST", `/rooms/${encodeURIComponent(roomId)}/restore`, { version, author });
+}

@@ -10,6 +10,7 @@ import { copyText, h } from "./dom.js";
 import { askName, cleanName, fatalCard, showKeptText } from "./dialogs.js";
 import { createEditorState } from "./editor.js";
 import { newClientId } from "./ids.js";
+import { HistoryPanel } from "./history.js";
 import { OutputPanel } from "./output.js";
 import { ParticipantList } from "./participants.js";
 import { remoteCursors, removeRemoteCursor, setRemoteCursor } from "./presence.js";
@@ -98,6 +99,7 @@ class Room {
       onChange: () => this.renderSyncState(),
     });
     this.sync.onAdvance(() => this.flushPendingCursors());
+    this.sync.onAdvance(() => this.history.documentChanged());
     this.connection = new Connection(socketUrl(roomId, this.clientId, name), {
       onMessage: (msg) => this.onMessage(msg),
       onState: (state) => this.onConnectionState(state),
@@ -106,6 +108,14 @@ class Room {
     this.output = new OutputPanel();
     this.people = new ParticipantList(this.clientId);
     this.stdin = new StdinBox({ onRun: () => this.requestRun() });
+    this.history = new HistoryPanel({
+      roomId,
+      view: () => this.view,
+      version: () => (this.view && this.sync.settled ? this.sync.synced : null),
+      colorOf: (clientId) => this.people.get(clientId)?.color,
+      author: () => this.name,
+      onToggle: (open) => this.historyToggled(open),
+    });
     this.buildPage();
     this.roomNameKnown = roomName !== null;
     if (roomName !== null) this.setRoomName(roomName);
@@ -155,6 +165,8 @@ class Room {
     /** @type {HTMLButtonElement} */
     this.copyButton = h("button", { type: "button", onclick: () => this.copyLink() }, "Copy link");
     /** @type {HTMLButtonElement} */
+    this.historyButton = h("button", { type: "button", "aria-pressed": "false", onclick: () => this.history.toggle() }, "History");
+    /** @type {HTMLButtonElement} */
     this.downloadButton = h("button", { type: "button", onclick: () => this.download() }, "Download .py");
     /** @type {HTMLDivElement} */
     this.banner = h("div", { class: "lock-banner", role: "status", "aria-live": "polite", hidden: true });
@@ -171,15 +183,22 @@ class Room {
         this.title,
         this.connBadge,
         this.pendingNote,
-        h("div", { class: "actions" }, this.runButton, this.stopButton, this.copyButton, this.downloadButton)),
+        h("div", { class: "actions" }, this.runButton, this.stopButton, this.copyButton, this.historyButton, this.downloadButton)),
       this.banner,
       this.notice,
       h("main", { class: "room-main" },
         h("section", { class: "editor-pane", "aria-label": "Code editor" }, this.editorHost),
         h("aside", { class: "side" }, this.people.element, this.stdin.element, this.roomInfo()),
-        this.output.element),
+        this.output.element,
+        this.history.element),
     );
     this.root.replaceChildren(this.page);
+  }
+
+  /** @param {boolean} open */
+  historyToggled(open) {
+    this.historyButton.setAttribute("aria-pressed", String(open));
+    this.page.querySelector(".room-main")?.classList.toggle("history-open", open);
   }
 
   roomInfo() {

@@ -117,3 +117,17 @@
  */
 
 export {};
+
+// History (docs/protocol.md "History").
+/**
+ * @typedef {{version: number, author: string | null, clientId: string | null, time: string | null,
+ *   inserted: number, deleted: number, updates: number}} HistoryEntry
+ */
+/** @typedef {{version: number, entries: HistoryEntry[], oldestVersion: number}} HistoryPage */
+/** @typedef {{version: number, code: string, time: string | null}} VersionText */
+/**
+ * @typedef {{line: number, author: string | null, clientId: string | null, version: number,
+ *   time: string | null}} BlameLine
+ */
+/** @typedef {{version: number, lines: BlameLine[]}} Blame */
+/** @typedef {{version: number, restoredVersion: number, changed: boolean}} Restored */
