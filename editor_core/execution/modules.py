@@ -293,14 +293,15 @@ def _harden_outside_world() -> None:
     - `linecache` never reads a file (tracebacks and warnings quote only the program, whose
       source is put in its cache);
     - a warning raised outside the program names no path of this machine;
-    - doctest compiles examples with the policy (testing.harden_doctest).
+    - doctest compiles examples with the policy, and unittest hands out no logger
+      (testing.harden_testing).
     """
     copy.copy = safe_copy.copy
     copy.deepcopy = safe_copy.deepcopy
     linecache.updatecache = _no_file
     linecache.lazycache = lambda *args, **kwargs: False
     warnings.WarningMessage = stand_ins.WarningMessage  # type: ignore[misc]
-    testing.harden_doctest()
+    testing.harden_testing()
 
 
 def _no_file(filename: object, module_globals: object = None) -> list[str]:

@@ -7,7 +7,7 @@ The real entry points reach outside the program: `unittest.main()` reads `sys.ar
 included); `TestLoader.discover` lists and imports files; doctest `exec`s the examples of a
 docstring with the real `compile` and any globals it is handed. Here the program's tests are
 found in its own globals, names are never resolved, and doctest examples are compiled by
-RestrictedPython (`harden_doctest`) and run in a copy of the program's guarded globals.
+RestrictedPython (`harden_testing`) and run in a copy of the program's guarded globals.
 """
 
 from __future__ import annotations
@@ -201,10 +201,20 @@ class _NoDebugger:
         raise RuntimeError("there is no debugger here")
 
 
-def harden_doctest() -> None:
-    """Make doctest compile examples with the policy: `doctest.compile` shadows the builtin
-    for the module's own `exec(compile(example.source, ...), test.globs)`; and no pdb. In
-    the fork server only (see modules.harden_stdlib)."""
+def _refuse_logs(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError("assertLogs needs logging, which is not available here")
+
+
+def harden_testing() -> None:
+    """In the fork server only (see modules.harden_stdlib):
+
+    - doctest compiles examples with the policy: `doctest.compile` shadows the builtin for
+      the module's own `exec(compile(example.source, ...), test.globs)`; and sets up no pdb;
+    - `TestCase.assertLogs`/`assertNoLogs` are refused: their context hands out a real
+      `logging.Logger`, whose `findCaller` walks the stack (paths of this machine).
+    """
+    _unittest.TestCase.assertLogs = _refuse_logs  # type: ignore[method-assign]
+    _unittest.TestCase.assertNoLogs = _refuse_logs  # type: ignore[method-assign]
     _doctest.compile = _restricted_compile  # type: ignore[attr-defined]
     _doctest._exception_traceback = _example_traceback  # type: ignore[attr-defined]
     _doctest._OutputRedirectingPdb = _NoDebugger  # type: ignore[attr-defined]
