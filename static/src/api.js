@@ -3,6 +3,8 @@
 // when there was none.
 /** @typedef {import("./wire.js").Room} Room */
 /** @typedef {import("./wire.js").RoomState} RoomState */
+/** @typedef {import("./wire.js").Link} Link */
+/** @typedef {import("./wire.js").SharedRoom} SharedRoom */
 
 export class ApiError extends Error {
   /**
@@ -110,4 +112,40 @@ export function getBlame(roomId) {
  */
 export function restoreVersion(roomId, version, author) {
   return request("POST", `/rooms/${encodeURIComponent(roomId)}/restore`, { version, author });
+}
+
+// Read-only links (docs/protocol.md "Read-only links").
+
+/**
+ * @param {string} roomId
+ * @returns {Promise<Link>}
+ */
+export function createLink(roomId) {
+  return request("POST", `/rooms/${encodeURIComponent(roomId)}/links`, { role: "viewer" });
+}
+
+/**
+ * @param {string} roomId
+ * @returns {Promise<{links: Link[]}>}
+ */
+export function listLinks(roomId) {
+  return request("GET", `/rooms/${encodeURIComponent(roomId)}/links`);
+}
+
+/**
+ * @param {string} roomId
+ * @param {string} linkId
+ * @returns {Promise<null>}
+ */
+export function revokeLink(roomId, linkId) {
+  return request("DELETE", `/rooms/${encodeURIComponent(roomId)}/links/${encodeURIComponent(linkId)}`);
+}
+
+/**
+ * The room as a viewer sees it: `GET /rooms/{roomId}` without `roomId`.
+ * @param {string} linkId
+ * @returns {Promise<SharedRoom>}
+ */
+export function getSharedRoom(linkId) {
+  return request("GET", `/links/${encodeURIComponent(linkId)}`);
 }

@@ -25,8 +25,8 @@ const PUSH_REFUSED = new Set(["invalid_update", "invalid_version", "too_large"])
 export class CollabSync {
   /**
    * @param {{send: (msg: ClientMessage) => boolean,
-   *          fetchRoom: () => Promise<RoomState>,
-   *          reset: (room: RoomState) => void,
+   *          fetchRoom: () => Promise<Omit<RoomState, "roomId">>,
+   *          reset: (room: Omit<RoomState, "roomId">) => void,
    *          onEditsDropped: (text: string, reason: string) => void,
    *          onResyncFailed: (err: Error) => void,
    *          onChange: () => void}} hooks

@@ -20,6 +20,7 @@ import { CloseCode } from "./close_codes.js";
 /** @type {ReadonlySet<number>} */
 export const FINAL_CLOSE_CODES = new Set([
   CloseCode.BAD_REQUEST, CloseCode.NOT_FOUND, CloseCode.REPLACED, CloseCode.DELETED,
+  CloseCode.REVOKED,
 ]);
 // Codes this client closes with; they are not the server's, so not in CloseCode: a normal
 // closure (RFC 6455, 7.4.1) and a private-use one for a server that went silent.
@@ -41,6 +42,19 @@ const SILENCE_LIMIT_MS = 40_000;
 export function socketUrl(roomId, clientId, name) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const path = `/ws/${encodeURIComponent(roomId)}/${encodeURIComponent(clientId)}`;
+  return `${scheme}//${location.host}${path}?name=${encodeURIComponent(name)}`;
+}
+
+// A viewer's socket (docs/protocol.md "Read-only links"): the link id stands for the room.
+/**
+ * @param {string} linkId
+ * @param {string} clientId
+ * @param {string} name
+ * @returns {string}
+ */
+export function viewerSocketUrl(linkId, clientId, name) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const path = `/ws/view/${encodeURIComponent(linkId)}/${encodeURIComponent(clientId)}`;
   return `${scheme}//${location.host}${path}?name=${encodeURIComponent(name)}`;
 }
 

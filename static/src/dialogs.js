@@ -11,6 +11,7 @@ const FATAL = {
   [CloseCode.NOT_FOUND]: ["Room not found", "There is no room at this address. Check the link, or create a new room."],
   [CloseCode.REPLACED]: ["Opened somewhere else", "This editor was replaced by a newer connection with the same id. Reload to join again here."],
   [CloseCode.DELETED]: ["This room was deleted", "An administrator deleted this room. Its code is no longer on the server."],
+  [CloseCode.REVOKED]: ["This link was revoked", "The room's editors revoked this read-only link. Ask them for a new one."],
 };
 
 // The server refuses (CloseCode.BAD_REQUEST) empty names, control characters and more than

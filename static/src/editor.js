@@ -86,11 +86,14 @@ const theme = EditorView.theme({
 });
 
 /**
+ * `readOnly`: a viewer's editor (docs/protocol.md "Read-only links"): it selects, scrolls and
+ * searches, but no keystroke changes the document.
  * @param {{doc: string, version: number, clientId: string, onRun: () => void,
- *          completionSource: CompletionSource, onUpdate: (update: ViewUpdate) => void}} options
+ *          completionSource: CompletionSource, onUpdate: (update: ViewUpdate) => void,
+ *          readOnly?: boolean}} options
  * @returns {EditorState}
  */
-export function createEditorState({ doc, version, clientId, onRun, completionSource, onUpdate }) {
+export function createEditorState({ doc, version, clientId, onRun, completionSource, onUpdate, readOnly = false }) {
   return EditorState.create({
     doc,
     extensions: [
@@ -108,7 +111,8 @@ export function createEditorState({ doc, version, clientId, onRun, completionSou
       syntaxHighlighting(highlight),
       bracketMatching(),
       closeBrackets(),
-      autocompletion({ override: [completionSource], icons: true }),
+      // A completion applies a change: none in a read-only editor.
+      readOnly ? [] : autocompletion({ override: [completionSource], icons: true }),
       rectangularSelection(),
       crosshairCursor(),
       highlightActiveLine(),
@@ -125,6 +129,7 @@ export function createEditorState({ doc, version, clientId, onRun, completionSou
       placeholder(emptyHint()),
       EditorView.contentAttributes.of({ "aria-label": "Python code", "aria-placeholder": EMPTY_HINT.join(" ") }),
       EditorView.updateListener.of(onUpdate),
+      EditorState.readOnly.of(readOnly),
     ],
   });
 }

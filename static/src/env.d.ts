@@ -6,7 +6,8 @@ declare module "*.css";
 // room.js's read-only handle for the browser tests and the console (docs/editor.md).
 interface Window {
   pairpad?: Readonly<{
-    roomId: string;
+    roomId: string | null; // null for a viewer of a read-only link
+    role: "editor" | "viewer";
     clientId: string;
     doc: () => string | null;
     version: () => number | null;

@@ -37,6 +37,17 @@ export function roomIdFromInput(text) {
   return ROOM_ID.test(id) ? id : null;
 }
 
+// The read-only link id of a viewer's page (`/v/{linkId}`, docs/protocol.md "Read-only
+// links"), or null elsewhere.
+/**
+ * @param {string} pathname
+ * @returns {string | null}
+ */
+export function linkIdFromPath(pathname) {
+  const match = /^\/v\/([^/]+)\/?$/.exec(pathname);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
 // The room id of the current page, or null on the landing page.
 /**
  * @param {string} pathname

@@ -1,5 +1,6 @@
 // The participant list (docs/protocol.md "Presence, runs, completions":
-// participant_joined / participant_left).
+// participant_joined / participant_left). Viewers of read-only links ("Read-only links") are
+// marked, and counted apart: "People (2) · 3 watching".
 import { h } from "./dom.js";
 
 /** @typedef {import("./wire.js").Participant} Participant */
@@ -12,10 +13,11 @@ export class ParticipantList {
     this.people = new Map();
     this.list = h("ul", { class: "people", "aria-label": "Participants" });
     this.count = h("span", { class: "count" });
+    this.watching = h("span", { class: "watching", hidden: true });
     this.element = h(
       "section",
       { class: "people-panel", "aria-labelledby": "people-heading" },
-      h("h2", { id: "people-heading" }, "People ", this.count),
+      h("h2", { id: "people-heading" }, "People ", this.count, this.watching),
       this.list,
     );
   }
@@ -65,9 +67,13 @@ export class ParticipantList {
           h("span", { class: "swatch", style: `--peer-color: ${p.color || "gray"}`, "aria-hidden": "true" }),
           h("span", { class: "person-name" }, p.name || "Anonymous"),
           p.clientId === this.selfId ? h("span", { class: "you" }, "(you)") : null,
+          p.role === "viewer" ? h("span", { class: "role-tag", title: "Watching through a read-only link" }, "viewer") : null,
         ),
       ),
     );
-    this.count.textContent = `(${this.people.size})`;
+    const viewers = sorted.filter((p) => p.role === "viewer").length;
+    this.count.textContent = `(${this.people.size - viewers})`;
+    this.watching.hidden = viewers === 0;
+    this.watching.textContent = viewers ? ` · ${viewers} watching` : "";
   }
 }

@@ -1,8 +1,10 @@
 // The room page: wires the socket, the collab sync, the editor, presence, output and the
 // participant list together. Each of those lives in its own module; this one only routes.
+// The same page serves a viewer of a read-only link (`/v/{linkId}`, docs/protocol.md
+// "Read-only links"): read-only editor, a "viewer" badge, no Run, and no room id anywhere.
 import { EditorView } from "@codemirror/view";
-import { ApiError, getRoom } from "./api.js";
-import { Connection, socketUrl } from "./connection.js";
+import { ApiError, getRoom, getSharedRoom } from "./api.js";
+import { Connection, socketUrl, viewerSocketUrl } from "./connection.js";
 import { CloseCode } from "./close_codes.js";
 import { CollabSync } from "./collab.js";
 import { serverCompletionSource } from "./completion.js";
@@ -16,6 +18,7 @@ import { ParticipantList } from "./participants.js";
 import { remoteCursors, removeRemoteCursor, setRemoteCursor } from "./presence.js";
 import { clockTime } from "./run_summary.js";
 import { StdinBox } from "./stdin_box.js";
+import { openShareDialog } from "./share.js";
 import { rememberRoom, storeName, storedName } from "./storage.js";
 
 /** @typedef {import("@codemirror/state").EditorState} EditorState */
@@ -32,18 +35,23 @@ import { rememberRoom, storeName, storedName } from "./storage.js";
 
 /**
  * @param {HTMLElement} root
- * @param {string} roomId
+ * @param {string} roomId "" for a viewer
+ * @param {string | null} [linkId] a viewer's read-only link
  */
-export async function startRoom(root, roomId) {
-  // Ask REST first: an unknown room says so before anyone types a name, and the name prompt
-  // shows the room's name. Any other failure leaves it to the socket (it retries with backoff).
+export async function startRoom(root, roomId, linkId = null) {
+  // Ask REST first: an unknown room (or link) says so before anyone types a name, and the
+  // name prompt shows the room's name. Any other failure leaves it to the socket (it retries
+  // with backoff).
   root.replaceChildren(h("main", { class: "center" }, h("p", { class: "loading muted" }, "Loading the room…")));
   let roomName = null;
   try {
-    roomName = (await getRoom(roomId)).name || "";
+    roomName = (await (linkId !== null ? getSharedRoom(linkId) : getRoom(roomId))).name || "";
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) {
-      const { heading, card } = fatalCard(CloseCode.NOT_FOUND, null);
+    const gone = !(err instanceof ApiError) ? null
+      : err.code === "link_revoked" ? CloseCode.REVOKED
+        : err.status === 404 ? CloseCode.NOT_FOUND : null;
+    if (gone !== null) {
+      const { heading, card } = fatalCard(gone, null);
       document.title = `${heading} · Pairpad`;
       root.replaceChildren(h("main", { class: "center" }, card));
       return;
@@ -52,11 +60,11 @@ export async function startRoom(root, roomId) {
   }
   const name = cleanName(new URLSearchParams(location.search).get("name") || "") || cleanName(storedName());
   if (name) {
-    new Room(root, roomId, name, roomName).start();
+    new Room(root, roomId, name, roomName, linkId).start();
   } else {
     askName(root, roomName, (chosen) => {
       storeName(chosen);
-      new Room(root, roomId, chosen, roomName).start();
+      new Room(root, roomId, chosen, roomName, linkId).start();
     });
   }
 }
@@ -67,10 +75,13 @@ class Room {
    * @param {string} roomId
    * @param {string} name our display name
    * @param {string | null} roomName from `GET /rooms/{roomId}`, null when that failed
+   * @param {string | null} linkId set for a viewer, whose `roomId` is ""
    */
-  constructor(root, roomId, name, roomName) {
+  constructor(root, roomId, name, roomName, linkId) {
     this.root = root;
     this.roomId = roomId;
+    this.linkId = linkId;
+    this.viewer = linkId !== null;
     this.name = name;
     this.clientId = newClientId();
     this.roomName = "";
@@ -92,7 +103,7 @@ class Room {
 
     this.sync = new CollabSync({
       send: (msg) => this.connection.send(msg),
-      fetchRoom: () => getRoom(this.roomId),
+      fetchRoom: () => (linkId !== null ? getSharedRoom(linkId) : getRoom(this.roomId)),
       reset: (room) => this.resetFromRoom(room),
       onEditsDropped: (text, reason) => showKeptText(text, reason),
       onResyncFailed: (err) => this.resyncFailed(err),
@@ -100,7 +111,8 @@ class Room {
     });
     this.sync.onAdvance(() => this.flushPendingCursors());
     this.sync.onAdvance(() => this.history.documentChanged());
-    this.connection = new Connection(socketUrl(roomId, this.clientId, name), {
+    const url = linkId !== null ? viewerSocketUrl(linkId, this.clientId, name) : socketUrl(roomId, this.clientId, name);
+    this.connection = new Connection(url, {
       onMessage: (msg) => this.onMessage(msg),
       onState: (state) => this.onConnectionState(state),
       onClose: () => this.onSocketClosed(),
@@ -121,7 +133,8 @@ class Room {
     if (roomName !== null) this.setRoomName(roomName);
     // A read-only handle for the browser tests and for anyone curious in the console.
     window.pairpad = Object.freeze({
-      roomId,
+      roomId: this.viewer ? null : roomId,
+      role: this.viewer ? "viewer" : "editor",
       clientId: this.clientId,
       doc: () => (this.view ? this.view.state.doc.toString() : null),
       version: () => (this.view ? this.sync.synced : null),
@@ -141,7 +154,7 @@ class Room {
   // The room's name is not in `init`: when startRoom could not learn it, ask REST once the
   // room is known to exist, for the title and the download's file name.
   fetchRoomName() {
-    getRoom(this.roomId).then(
+    (this.linkId !== null ? getSharedRoom(this.linkId) : getRoom(this.roomId)).then(
       (room) => this.setRoomName(room.name),
       (err) => console.warn("pairpad: room details unavailable", err.message),
     );
@@ -168,6 +181,13 @@ class Room {
     this.historyButton = h("button", { type: "button", "aria-pressed": "false", onclick: () => this.history.toggle() }, "History");
     /** @type {HTMLButtonElement} */
     this.downloadButton = h("button", { type: "button", onclick: () => this.download() }, "Download .py");
+    /** @type {HTMLButtonElement} */
+    this.shareButton = h("button", { type: "button", onclick: () => openShareDialog(this.roomId), title: "A link to watch this room without editing it" }, "Share read-only link");
+    /** @type {HTMLSpanElement} */
+    this.viewerBadge = h("span", { class: "viewer-badge", title: "You are watching through a read-only link: you cannot edit or run." }, "Viewer · read-only");
+    const actions = this.viewer
+      ? [this.copyButton, this.downloadButton]
+      : [this.runButton, this.stopButton, this.copyButton, this.shareButton, this.historyButton, this.downloadButton];
     /** @type {HTMLDivElement} */
     this.banner = h("div", { class: "lock-banner", role: "status", "aria-live": "polite", hidden: true });
     /** @type {HTMLDivElement} */
@@ -181,16 +201,17 @@ class Room {
       h("header", { class: "topbar" },
         h("a", { class: "brand", href: "/", "aria-label": "Pairpad home" }, h("span", { class: "logo", "aria-hidden": "true" }, "⟨⟩"), "Pairpad"),
         this.title,
+        this.viewer ? this.viewerBadge : null,
         this.connBadge,
         this.pendingNote,
-        h("div", { class: "actions" }, this.runButton, this.stopButton, this.copyButton, this.historyButton, this.downloadButton)),
+        h("div", { class: "actions" }, ...actions)),
       this.banner,
       this.notice,
       h("main", { class: "room-main" },
         h("section", { class: "editor-pane", "aria-label": "Code editor" }, this.editorHost),
-        h("aside", { class: "side" }, this.people.element, this.stdin.element, this.roomInfo()),
+        h("aside", { class: "side" }, this.people.element, this.viewer ? null : this.stdin.element, this.roomInfo()),
         this.output.element,
-        this.history.element),
+        this.viewer ? null : this.history.element),
     );
     this.root.replaceChildren(this.page);
   }
@@ -205,15 +226,17 @@ class Room {
     /** @type {HTMLParagraphElement} */
     this.info = h("p", { class: "muted small room-info" });
     return h("section", { class: "info-panel", "aria-label": "Room details" }, this.info,
-      h("p", { class: "muted small" }, "Tip: Ctrl/Cmd+Enter runs, Ctrl/Cmd+F searches, Ctrl+Space completes."));
+      h("p", { class: "muted small" }, this.viewer
+        ? "Tip: Ctrl/Cmd+F searches. You are watching: edits and runs are the editors'."
+        : "Tip: Ctrl/Cmd+Enter runs, Ctrl/Cmd+F searches, Ctrl+Space completes."));
   }
 
   /** @param {string | null | undefined} name */
   setRoomName(name) {
     this.roomName = name || "";
     this.title.textContent = this.roomName || "Untitled room";
-    document.title = `${this.roomName || "Room"} · Pairpad`;
-    rememberRoom(this.roomId, this.roomName);
+    document.title = `${this.roomName || "Room"}${this.viewer ? " (read-only)" : ""} · Pairpad`;
+    if (!this.viewer) rememberRoom(this.roomId, this.roomName);
   }
 
   /**
@@ -325,14 +348,14 @@ class Room {
       this.view = new EditorView({ state: this.makeState(msg.code, msg.version), parent: this.editorHost });
       this.editorHost.querySelector(".loading")?.remove();
       this.sync.attach(this.view);
-      this.view.focus();
+      if (!this.viewer) this.view.focus();
       if (!this.roomNameKnown) this.fetchRoomName();
     }
     /** @type {string} */
     this.selfColor = msg.color;
     this.people.reset(msg.participants, { clientId: this.clientId, name: this.name, color: msg.color, cursor: null });
-    this.info.textContent = `Room ${this.roomId} · Python`;
-    if (!this.roomName) rememberRoom(this.roomId, "");
+    this.info.textContent = this.viewer ? "Read-only link · Python" : `Room ${this.roomId} · Python`;
+    if (!this.roomName && !this.viewer) rememberRoom(this.roomId, "");
     this.sync.connected(first);
     this.dropCursorsOfAbsent();
     this.setParticipantCursors(msg.participants, msg.version);
@@ -355,11 +378,12 @@ class Room {
       onRun: () => this.requestRun(),
       completionSource: serverCompletionSource(this.sync, (req, signal) => this.requestCompletion(req, signal)),
       onUpdate: (update) => this.sync.localUpdate(update),
+      readOnly: this.viewer,
     });
   }
 
   // After history_gone or a refused push: the room as the server has it, fresh history.
-  /** @param {RoomState} room */
+  /** @param {Omit<RoomState, "roomId">} room */
   resetFromRoom(room) {
     // The sync resyncs only an attached editor, which is this.view.
     /** @type {EditorView} */ (this.view).setState(this.makeState(room.code, room.version));
@@ -371,7 +395,9 @@ class Room {
 
   /** @param {Error} err */
   resyncFailed(err) {
-    if (err instanceof ApiError && err.status === 404) {
+    if (err instanceof ApiError && err.code === "link_revoked") {
+      this.showFatal(CloseCode.REVOKED);
+    } else if (err instanceof ApiError && err.status === 404) {
       this.showFatal(CloseCode.NOT_FOUND);
     } else {
       this.showNotice(`Could not reload the room: ${err.message}`);
@@ -395,6 +421,9 @@ class Room {
         break;
       case "busy":
         this.showNotice(`The server is busy running other code. Try again in ${Math.ceil((msg.retryAfterMs || 1000) / 1000)} s.`);
+        break;
+      case "read_only":
+        this.showNotice("This is a read-only link: you can watch, not edit or run.");
         break;
       case "unknown_run":
         this.lock = null;
@@ -497,7 +526,7 @@ class Room {
 
   // `run` runs the server's document: send it only once our own edits are confirmed.
   async requestRun() {
-    if (!this.view || this.runQueued || this.fatal) return;
+    if (!this.view || this.runQueued || this.fatal || this.viewer) return;
     if (this.lock) {
       this.showNotice(`${this.lock.name || "Someone"} is already running the code.`, { lock: true });
       return;
@@ -540,7 +569,10 @@ class Room {
   // ---- actions ----------------------------------------------------------------------------
 
   async copyLink() {
-    const link = `${location.origin}/r/${encodeURIComponent(this.roomId)}`;
+    // A viewer passes on its own read-only link, never the room's.
+    const link = this.linkId !== null
+      ? `${location.origin}/v/${encodeURIComponent(this.linkId)}`
+      : `${location.origin}/r/${encodeURIComponent(this.roomId)}`;
     const ok = await copyText(link);
     this.copyButton.textContent = ok ? "Link copied" : "Copy failed";
     setTimeout(() => { this.copyButton.textContent = "Copy link"; }, 2000);
@@ -548,7 +580,7 @@ class Room {
 
   download() {
     if (!this.view) return;
-    const base = (this.roomName || this.roomId).replace(/[^\w.-]+/g, "_").replace(/^_+|_+$/g, "") || "pairpad";
+    const base = (this.roomName || this.roomId || "pairpad").replace(/[^\w.-]+/g, "_").replace(/^_+|_+$/g, "") || "pairpad";
     const blob = new Blob([this.view.state.doc.toString()], { type: "text/x-python" });
     const url = URL.createObjectURL(blob);
     const link = h("a", { href: url, download: base.endsWith(".py") ? base : `${base}.py` });

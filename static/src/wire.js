@@ -6,7 +6,11 @@
 
 /** @typedef {{anchor: number, head: number}} Cursor */
 
-/** @typedef {{clientId: string, name: string, color: string, cursor: Cursor | null}} Participant */
+/**
+ * `role` is "viewer" for a client of a read-only link (absent from servers older than roles).
+ * @typedef {{clientId: string, name: string, color: string, cursor: Cursor | null,
+ *            role?: "editor" | "viewer"}} Participant
+ */
 
 /**
  * The run that holds a room's lock; `output` (what it printed so far) only in `init.lock`
@@ -56,7 +60,8 @@
 // ---- server → editor ----------------------------------------------------------------------
 
 /**
- * @typedef {{type: "init", roomId: string, language: string, version: number, code: string,
+ * A viewer's `init` has no `roomId` (docs/protocol.md "Read-only links").
+ * @typedef {{type: "init", roomId?: string, role?: "editor" | "viewer", language: string, version: number, code: string,
  *            clientId: string, color: string, participants: Participant[],
  *            lock: Lock | null, lastRun: RunResult | null, limits: Limits}} InitMessage
  */
@@ -114,6 +119,14 @@
  * `GET /rooms/{roomId}`.
  * @typedef {Room & {participants: Participant[], lock: Lock | null,
  *                   lastRun: RunResult | null, updatedAt: string}} RoomState
+ */
+/**
+ * A read-only link (`POST /rooms/{roomId}/links`).
+ * @typedef {{linkId: string, role: "viewer", url: string, createdAt: string}} Link
+ */
+/**
+ * `GET /links/{linkId}`: the room without its id.
+ * @typedef {Omit<RoomState, "roomId"> & {role: "viewer"}} SharedRoom
  */
 
 export {};
