@@ -168,7 +168,7 @@ class Stretch:
     record: RoomRecord
     keyframe: Keyframe | None
     updates: list[StoredUpdate]
-    oldest_full: int  # every version from here to the room's has its update kept
+    oldest_full: int  # every version from here to the room's can be read (`_kept_from`)
 
 
 @dataclass(frozen=True)
@@ -473,12 +473,13 @@ class SqlStore:
     async def history(self, room_id: str, before: int, limit: int
                       ) -> tuple[list[HistoryEntry], int] | None:
         """Up to `limit` entries of versions below `before`, newest first: the kept updates,
-        then the older keyframes; and the oldest version whose update is kept. None: no room."""
+        then the older keyframes; and the oldest version from which every version can be read
+        (`_kept_from`). None: no room."""
         async with self._reader() as fetch:
             record = await _room(fetch, room_id)
             if record is None:
                 return None
-            oldest = await _oldest_full(fetch, room_id, record.version)
+            before_kept, oldest = await _kept_from(fetch, room_id, record.version)
             rows = await fetch("SELECT version, author, client_id, made_at, inserted, deleted, 1"
                                " FROM updates WHERE room_id = ? AND version < ?"
                                " ORDER BY version DESC LIMIT ?", room_id, before, limit)
@@ -487,7 +488,7 @@ class SqlStore:
                     "SELECT version, author, client_id, made_at, inserted, deleted, updates"
                     " FROM keyframes WHERE room_id = ? AND version < ? AND version > 0"
                     " ORDER BY version DESC LIMIT ?",
-                    room_id, min(before, oldest + 1), limit - len(rows))]
+                    room_id, min(before, before_kept + 1), limit - len(rows))]
         return [HistoryEntry(int(v), a, c, t, int(i), int(d), int(n))
                 for v, a, c, t, i, d, n in rows], oldest
 
@@ -499,7 +500,7 @@ class SqlStore:
             record = await _room(fetch, room_id)
             if record is None:
                 return None
-            oldest = await _oldest_full(fetch, room_id, record.version)
+            _, oldest = await _kept_from(fetch, room_id, record.version)
             upto = record.version if version is None else min(version, record.version)
             if version is not None:
                 rows = await fetch("SELECT version, text, made_at FROM keyframes"
@@ -549,10 +550,16 @@ class SqlStore:
         return found
 
 
-async def _oldest_full(fetch: Fetch, room_id: str, version: int) -> int:
-    """The oldest version from which every update up to `version` is kept."""
+async def _kept_from(fetch: Fetch, room_id: str, version: int) -> tuple[int, int]:
+    """(`since`, `oldest`): every update after `since` is kept (the updates before are
+    pruned), and every version from `oldest`, the first keyframe at or after `since`, can be
+    read. They are equal but in rooms stored before the history existed (their older
+    keyframes were not kept)."""
     rows = await fetch("SELECT MIN(version) FROM updates WHERE room_id = ?", room_id)
-    return version if not rows or rows[0][0] is None else int(rows[0][0]) - 1
+    since = version if not rows or rows[0][0] is None else int(rows[0][0]) - 1
+    rows = await fetch("SELECT MIN(version) FROM keyframes WHERE room_id = ? AND version >= ?",
+                       room_id, since)
+    return since, since if not rows or rows[0][0] is None else int(rows[0][0])
 
 
 async def _room(fetch: Fetch, room_id: str) -> RoomRecord | None:

@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,7 @@ from editor_core.positions import utf16_length
 from server.errors import VersionNotFound
 from server.history import blame_lines, text_at
 from server.pgstore import PostgresStore
-from server.store import RoomRecord, SqlStore, Store, StoredUpdate
+from server.store import MIGRATIONS, RoomRecord, SqlStore, Store, StoredUpdate
 from tests.core.random_changes import Pick, random_change, random_text
 from tests.support.postgres_server import PostgresServer
 
@@ -136,3 +137,34 @@ def test_versions_entries_and_blame_follow_the_log(database: tuple[str, bool],
                                                    data: st.DataObject) -> None:
     db, postgres = database
     asyncio.run(scenario(db, postgres, lambda lo, hi: data.draw(st.integers(lo, hi))))
+
+
+async def test_rooms_stored_before_the_history_read_without_authors(tmp_path: Path) -> None:
+    # Schema 1 kept only the newest keyframe and updates without author or time.
+    path = str(tmp_path / "old.db")
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await conn.executescript(f"BEGIN; {MIGRATIONS[0]} PRAGMA user_version = 1; COMMIT;")
+        await conn.executescript(
+            "INSERT INTO rooms VALUES ('r', 'old', 'python', 3, 3, '2026-01-01T00:00:00.000Z',"
+            " '2026-01-01T00:00:00.000Z');"
+            "INSERT INTO keyframes VALUES ('r', 2, 'ab');"
+            """INSERT INTO updates VALUES ('r', 1, 'c', '[[0,"a"]]'), ('r', 2, 'c', '[1,[0,"b"]]'),"""
+            """ ('r', 3, 'c', '[2,[0,"c"]]');""")
+    store = await Store.open(path, keyframe_interval=200)
+    try:
+        page = await store.history("r", 10, 50)
+        assert page is not None
+        entries, oldest = page
+        assert oldest == 2  # the oldest keyframe: version 1 cannot be read
+        assert [(e.version, e.author, e.client_id, e.time) for e in entries] == [
+            (3, None, "c", None), (2, None, "c", None), (1, None, "c", None)]
+        assert await text_at(store, "r", 3) == ("abc", None)
+        assert await text_at(store, "r", 2) == ("ab", None)
+        with pytest.raises(HistoryGone):  # no keyframe at or below version 1
+            await text_at(store, "r", 1)
+        stretch = await store.stretch("r", None)
+        assert stretch is not None
+        assert [(line["author"], line["version"]) for line in blame_lines(stretch)] == [
+            (None, 3)]  # replayed from the keyframe at 2; update 3 has no author
+    finally:
+        await store.close()
