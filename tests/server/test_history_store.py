@@ -148,8 +148,8 @@ async def test_rooms_stored_before_the_history_read_without_authors(tmp_path: Pa
             "INSERT INTO rooms VALUES ('r', 'old', 'python', 3, 3, '2026-01-01T00:00:00.000Z',"
             " '2026-01-01T00:00:00.000Z');"
             "INSERT INTO keyframes VALUES ('r', 2, 'ab');"
-            """INSERT INTO updates VALUES ('r', 1, 'c', '[[0,"a"]]'), ('r', 2, 'c', '[1,[0,"b"]]'),"""
-            """ ('r', 3, 'c', '[2,[0,"c"]]');""")
+            """INSERT INTO updates VALUES ('r', 1, 'c', '[[0,"a"]]'),"""
+            """ ('r', 2, 'c', '[1,[0,"b"]]'), ('r', 3, 'c', '[2,[0,"c"]]');""")
     store = await Store.open(path, keyframe_interval=200)
     try:
         page = await store.history("r", 10, 50)
