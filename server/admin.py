@@ -1,15 +1,16 @@
-"""Operator endpoints under `/admin` (docs/protocol.md "REST"): bearer token, compared in constant
-time. Listing reads the store, so it never loads rooms into memory."""
+"""Operator endpoints under `/admin` (docs/protocol.md "REST"): bearer token, its digest
+compared in constant time (server/admin_token.py). Listing reads the store, so it never loads
+rooms into memory."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server import models
+from server.admin_token import matches
 from server.body import parse_query
 from server.errors import Unauthorized
 from server.hub import Hub
@@ -19,11 +20,10 @@ from server.store import RoomRecord
 
 def _authorize(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
-    token: str = request.app.state.admin_token
+    expected: str = request.app.state.admin_digest
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                              token.encode()):
+    if scheme.lower() != "bearer" or not matches(given.strip(), expected):
         raise Unauthorized("missing or wrong admin token")
     return hub
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,6 +23,7 @@ from starlette.types import Scope
 from editor_core.completion import CompletionEngine
 from editor_core.execution import ExecutionLimits, ExecutionService
 from server import admin, history, models, openapi, routes
+from server.admin_token import admin_digest
 from server.bus import Bus
 from server.cluster import Cluster
 from server.config import Settings, is_postgres, mask_url
@@ -100,13 +100,8 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        token = settings.admin_token
-        if not token:
-            token = secrets.token_urlsafe(24)
-            log.warning("event=admin.token_generated token=%s (set PAIRPAD_ADMIN_TOKEN to choose"
-                        " one)", token)
-        app.state.admin_token = token
         store = await open_store(settings)
+        app.state.admin_digest = await admin_digest(settings, store)
         runner: Runner = execution or ExecutionService(
             execution_limits(settings), max_concurrent=settings.run_concurrency,
             max_queue=settings.run_queue)

@@ -31,7 +31,15 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from server.errors import StoreUnavailable
-from server.store import HISTORY_MIGRATION, Fenced, Fetch, Pending, SqlStore, grouped
+from server.store import (
+    HISTORY_MIGRATION,
+    SECRETS_MIGRATION,
+    Fenced,
+    Fetch,
+    Pending,
+    SqlStore,
+    grouped,
+)
 
 log = logging.getLogger("pairpad.store")
 
@@ -104,6 +112,7 @@ PG_MIGRATIONS: list[str] = [
     CREATE INDEX links_by_room ON links (room_id);
     """,
     HISTORY_MIGRATION,
+    SECRETS_MIGRATION,
 ]
 
 

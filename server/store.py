@@ -48,6 +48,16 @@ HISTORY_MIGRATION = """
         WHERE version = 0;
 """
 
+# Secrets the server generated, by name: only a digest, never the secret itself. The admin token
+# (docs/protocol.md "Admin token") is the one so far.
+SECRETS_MIGRATION = """
+CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE rooms (
@@ -96,6 +106,7 @@ MIGRATIONS: list[str] = [
     # History (docs/storage.md "History"): each update's author, time and size; every
     # keyframe is kept, with what it sums up of the updates since the previous one.
     HISTORY_MIGRATION,
+    SECRETS_MIGRATION,
 ]
 
 RUNS_KEPT = 20
@@ -456,6 +467,22 @@ class SqlStore:
                                " LIMIT ? OFFSET ?", limit, offset)
             total = await fetch("SELECT COUNT(*) FROM rooms")
         return [RoomRecord(*r) for r in rows], int(total[0][0])
+
+    async def secret_digest(self, name: str) -> str | None:
+        async with self._reader() as fetch:
+            rows = await fetch("SELECT digest FROM secrets WHERE name = ?", name)
+        return str(rows[0][0]) if rows else None
+
+    async def keep_secret_digest(self, name: str, digest: str, created_at: str) -> str:
+        """Store `digest` under `name` unless one is stored already (another process may have
+        stored its own first); return the digest that is kept."""
+        await self._submit([Write(
+            "INSERT INTO secrets (name, digest, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO NOTHING", (name, digest, created_at))])
+        kept = await self.secret_digest(name)
+        if kept is None:
+            raise RuntimeError(f"secret {name!r} was not stored")
+        return kept
 
     async def count_rooms(self) -> int:
         async with self._reader() as fetch:

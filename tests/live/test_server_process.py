@@ -77,14 +77,32 @@ def test_sigterm_closes_websockets_with_1001_and_exits_0(tmp_path: Path) -> None
             restarted.stop()
 
 
-def test_generated_admin_token_is_printed_once_and_works(tmp_path: Path) -> None:
+def test_a_generated_admin_token_survives_a_restart_and_stays_out_of_the_log(
+        tmp_path: Path) -> None:
     env = {"PAIRPAD_ADMIN_TOKEN": ""}  # empty counts as unset
-    with live_server(tmp_path, env=env) as server:
-        lines = [ln for ln in server.log_text().splitlines() if "admin.token_generated" in ln]
-        assert len(lines) == 1
-        token = lines[0].split("token=")[1].split()[0]
-        listing = get_json(server.url + "/admin/rooms", {"Authorization": f"Bearer {token}"})
+    db, log = tmp_path / "p.db", tmp_path / "p.log"
+    first = launch(db, log, env=env)
+    try:
+        token = first.log_text().split("shown only this once:", 1)[1].split()[0]
+        listing = get_json(first.url + "/admin/rooms", {"Authorization": f"Bearer {token}"})
         assert listing == {"rooms": [], "total": 0}
+    finally:
+        assert first.stop() == 0
+    restarted = launch(db, log, env=env)
+    try:
+        listing = get_json(restarted.url + "/admin/rooms", {"Authorization": f"Bearer {token}"})
+        assert listing == {"rooms": [], "total": 0}
+    finally:
+        assert restarted.stop() == 0
+    text = log.read_text()
+    assert text.count(token) == 1  # the first start's notice on stderr, and nothing else
+    assert "shown only this once" in text
+    structured = [line for line in text.splitlines() if " pairpad" in line and "event=" in line]
+    assert any("admin.token_generated" in line for line in structured)
+    assert any("admin.token_stored" in line for line in structured)
+    assert not [line for line in structured if token in line]
+    for stored in tmp_path.glob("p.db*"):  # the database and its WAL: only the digest
+        assert token.encode() not in stored.read_bytes()
 
 
 def test_flag_wins_over_environment(tmp_path: Path) -> None:

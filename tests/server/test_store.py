@@ -245,3 +245,13 @@ async def test_a_store_that_lost_its_claim_writes_nothing(postgres: PostgresServ
     finally:
         await first.close()
         await second.close()
+
+
+async def test_the_first_secret_digest_stored_is_kept(make_store: StoreFactory) -> None:
+    one, other = await make_store(), await make_store()  # two processes, one database
+    assert await one.secret_digest("admin_token") is None
+    assert await one.keep_secret_digest("admin_token", "a" * 64, "2026-01-01T00:00:00.000Z") \
+        == "a" * 64
+    assert await other.keep_secret_digest("admin_token", "b" * 64, "2026-01-01T00:00:01.000Z") \
+        == "a" * 64
+    assert await other.secret_digest("admin_token") == "a" * 64
