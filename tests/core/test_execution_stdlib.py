@@ -191,6 +191,39 @@ except KeyError:
     )
 
 
+async def test_copy_handles_what_programs_copy(service: ExecutionService) -> None:
+    # The vetted copy (docs/sandbox.md "What it may not do") takes the standard library's
+    # generated hooks: Enum members, NamedTuple, frozen slotted dataclasses, exceptions.
+    code = """\
+import copy, enum, dataclasses, typing, collections, fractions
+class Color(enum.Enum):
+    RED = 1
+class P(typing.NamedTuple):
+    x: int
+    y: list
+@dataclasses.dataclass(frozen=True, slots=True)
+class Frozen:
+    a: list
+class Node:
+    def __init__(self, v):
+        self.v = v
+        self.children = []
+root = Node(1)
+root.children.append(root)
+class MyList(list):
+    pass
+data = [Color.RED, P(1, [2]), Frozen([1]), root, MyList([1, [2]]), KeyError("k"),
+        fractions.Fraction(1, 3), collections.defaultdict(list, a=[1]), collections.deque([1], 2)]
+out = copy.deepcopy(data)
+print(out[0] is Color.RED, out[1], out[1].y is not data[1].y, out[2], out[3].children[0] is out[3])
+print(out[4], type(out[4]).__name__, out[5].args, out[6], out[7]["a"], out[8].maxlen)
+"""
+    result = await run_ok(service, code)
+    assert result.stdout == (
+        "True P(x=1, y=[2]) True Frozen(a=[1]) True\n[1, [2]] MyList ('k',) 1/3 [1] 2\n"
+    )
+
+
 async def test_warnings_are_shown_once_at_the_programs_line(service: ExecutionService) -> None:
     code = (
         "import warnings\n"
