@@ -20,7 +20,8 @@ from tests.support.live_server import live_server
 pytestmark = pytest.mark.live
 
 # Small, so the test sees pruned versions: every version of the last 4 updates is kept.
-ENV = {"PAIRPAD_KEYFRAME_INTERVAL": "3", "PAIRPAD_HISTORY_UPDATES": "4"}
+ENV = {"PAIRPAD_KEYFRAME_INTERVAL": "3", "PAIRPAD_HISTORY_UPDATES": "4",
+       "PAIRPAD_MAX_REQUEST_BYTES": "4096"}
 INITIAL = "first\n"
 
 
@@ -153,6 +154,10 @@ async def test_history_routes_over_real_sockets(tmp_path: Path) -> None:
              (404, "version_not_found")),
             ("POST", f"/rooms/{room['roomId']}/restore", {"version": gone},
              (410, "history_gone")),
+            ("POST", f"/rooms/{room['roomId']}/restore", {"version": 0, "author": "x" * 5000},
+             (413, "too_large")),
+            ("POST", f"/rooms/{room['roomId']}/restore", {"version": 0, "by": "Ann"},
+             (422, "validation_error")),
         ]:
             status, error = await call(method, base + path, body)
             assert (status, error["error"]["code"]) == expected, (method, path, error)
