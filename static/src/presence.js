@@ -3,8 +3,8 @@
 // "Presence, runs, completions": `cursor`); room.js maps them to
 // our document before handing them here, and this field maps them through every later change.
 // A label shows when its cursor arrives or moves, fades after labelFadeMs() (hovering the caret
-// shows it again), and the labels of cursors at one place sit side by side in one row
-// (docs/editor.md "Remote cursors").
+// shows it again), the labels of cursors at one place sit side by side in one row, and rows
+// at nearby places are moved apart (docs/editor.md "Remote cursors").
 import { StateEffect, StateField, RangeSetBuilder } from "@codemirror/state";
 import { Decoration, EditorView, ViewPlugin, WidgetType } from "@codemirror/view";
 import { labelFadeMs } from "./storage.js";
@@ -124,6 +124,50 @@ const hoverLabels = ViewPlugin.fromClass(class {
   },
 });
 
+// Label rows of carets at nearby places on one line would overlap: after each redraw, move
+// each row right of the one before it (measured, as CodeMirror's requestMeasure reads then
+// writes, so the nudge is painted with the redraw).
+const nudgeLabels = ViewPlugin.fromClass(class {
+  /** @param {EditorView} view */
+  constructor(view) {
+    /** @type {{key: unknown, read: () => {row: HTMLElement, shift: number}[], write: (rows: {row: HTMLElement, shift: number}[]) => void}} */
+    this.measure = {
+      key: this,
+      read: () => {
+        const rows = [...view.contentDOM.querySelectorAll(".cm-remote-labels")].map((el) => {
+          const row = /** @type {HTMLElement} */ (el);
+          const box = row.getBoundingClientRect();
+          const left = box.left - Number(row.dataset.shift || 0); // where it stands unmoved
+          return { row, top: box.top, left, width: box.width, shift: 0 };
+        });
+        rows.sort((a, b) => a.top - b.top || a.left - b.left);
+        for (let i = 1; i < rows.length; i++) {
+          const before = rows[i - 1];
+          const row = rows[i];
+          if (Math.abs(row.top - before.top) > 1) continue; // another line
+          row.shift = Math.max(0, before.left + before.shift + before.width + 2 - row.left);
+        }
+        return rows;
+      },
+      write: (rows) => {
+        for (const { row, shift } of rows) {
+          row.style.transform = shift ? `translateX(${shift}px)` : "";
+          row.dataset.shift = String(shift);
+        }
+      },
+    };
+    view.requestMeasure(this.measure);
+  }
+
+  /** @param {import("@codemirror/view").ViewUpdate} update */
+  update(update) {
+    const moved = update.transactions.some((tr) => tr.effects.some((e) => e.is(setRemoteCursor) || e.is(removeRemoteCursor)));
+    if (moved || update.docChanged || update.viewportChanged || update.geometryChanged) {
+      update.view.requestMeasure(this.measure);
+    }
+  }
+});
+
 /**
  * @param {number} pos
  * @param {number} length
@@ -165,6 +209,7 @@ export const presenceField = StateField.define({
   },
   provide: (field) => [
     hoverLabels,
+    nudgeLabels,
     EditorView.decorations.compute([field], (state) => {
       /** @type {{from: number, to: number, deco: Decoration}[]} */
       const ranges = [];

@@ -22,37 +22,46 @@ async def wait_label_shown(page: Page, name: str) -> None:
     )
 
 
-async def test_labels_of_cursors_at_one_place_sit_side_by_side_and_long_names_are_cut(
+async def test_labels_of_cursors_at_one_place_or_next_to_each_other_do_not_overlap(
     server: LiveServer, open_editor: OpenEditor
 ) -> None:
     room = await create_room(server, "first line\nsecond line\nthird line\n")
     alice = await open_editor(server, room, "Alice", label_fade_ms=600_000)
     bob = await open_editor(server, room, "Bob")
     long = await open_editor(server, room, LONG_NAME)
-    await expect(alice.page.locator(".people .person")).to_have_count(3)
+    carol = await open_editor(server, room, "Carol")
+    await expect(alice.page.locator(".people .person")).to_have_count(4)
 
+    # Bob and the long name at one place; Carol one character before it.
     await bob.click_end_of_line(2)
     await long.click_end_of_line(2)
+    await carol.click_end_of_line(2)
+    await carol.page.keyboard.press("ArrowLeft")
 
-    # One place, one row of two labels, on the line of the carets.
-    row = alice.page.locator(".cm-line").nth(1).locator(".cm-remote-labels")
-    await expect(row).to_have_count(1)
-    labels = row.locator(".cm-remote-label")
-    await expect(labels).to_have_count(2)
-    bob_label = labels.filter(has_text="Bob")
-    long_label = labels.filter(has_text=LONG_NAME)
-    await expect(bob_label).to_be_visible()
-    await expect(long_label).to_be_visible()
-
-    bob_box = await bob_label.bounding_box()
-    long_box = await long_label.bounding_box()
-    assert bob_box
-    assert long_box
-    assert shared_area(bob_box, long_box) == 0, (bob_box, long_box)
-    # Side by side on one row.
-    assert abs(bob_box["y"] - long_box["y"]) < 1
+    # One row of labels per place, on the line of the carets; Bob and the long name share one.
+    line = alice.page.locator(".cm-line").nth(1)
+    await expect(line.locator(".cm-remote-labels")).to_have_count(2)
+    shared = line.locator(".cm-remote-labels").filter(has_text="Bob")
+    await expect(shared.locator(".cm-remote-label")).to_have_count(2)
+    labels = {
+        name: line.locator(".cm-remote-label").filter(has_text=name)
+        for name in ("Bob", LONG_NAME, "Carol")
+    }
+    boxes = {}
+    for name, label in labels.items():
+        await expect(label).to_be_visible()
+        box = await label.bounding_box()
+        assert box, name
+        boxes[name] = box
+    names = list(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert shared_area(boxes[a], boxes[b]) == 0, (a, boxes[a], b, boxes[b])
+    # Bob and the long name side by side on one row.
+    assert abs(boxes["Bob"]["y"] - boxes[LONG_NAME]["y"]) < 1
 
     # The long name is cut with an ellipsis: narrower than its text, the whole name kept.
+    long_label = labels[LONG_NAME]
     assert await long_label.text_content() == LONG_NAME
     cut = await long_label.evaluate(
         "l => ({scroll: l.scrollWidth, client: l.clientWidth,"
@@ -60,7 +69,7 @@ async def test_labels_of_cursors_at_one_place_sit_side_by_side_and_long_names_ar
     )
     assert cut["scroll"] > cut["client"], cut
     assert cut["ellipsis"] == "ellipsis"
-    assert long_box["width"] < 200
+    assert boxes[LONG_NAME]["width"] < 200
 
 
 async def test_a_label_fades_after_the_delay_and_shows_again_on_hover_or_movement(
