@@ -502,6 +502,7 @@ def test_stdin_over_its_limit_is_refused_before_the_lock_is_taken() -> None:
 # -- the laws, over random event sequences ---------------------------------------------------
 
 CLIENTS = ("a", "b", "c")
+VIEWER = "v"
 
 
 class SessionMachine(RuleBasedStateMachine):
@@ -509,13 +510,18 @@ class SessionMachine(RuleBasedStateMachine):
 
     @initialize()
     def setup(self) -> None:
-        self.session = make("ab😀\n", max_peers=3, keep=10_000)
+        # Room for the three editors and the viewer; a fifth would be refused.
+        self.session = make("ab😀\n", max_peers=4, keep=10_000)
         self.clients: dict[str, CollabClient] = {}
         self.inbox: dict[str, Peer] = {}
         self.persists: list[Persist] = []
         self.committed = 0
         self.seen: dict[str, int] = {}  # client id → versions received by broadcast
         self.run_seq = 0
+        # A viewer of a read-only link (docs/protocol.md "Read-only links"): it follows the
+        # room and every push of its is refused without a trace.
+        self.viewer: Peer | None = None
+        self.viewer_client: CollabClient | None = None
 
     # every effect goes through here, so the laws about sends are checked on each one
     def perform(self, effects: list[Effect[Peer]]) -> None:
@@ -541,7 +547,7 @@ class SessionMachine(RuleBasedStateMachine):
         try:
             self.perform(self.session.join(peer, client, client))
         except RoomFull:
-            assert len(self.session.peers) == 3
+            assert len(self.session.peers) == 4
             assert client not in self.session.peers
             return
         init = peer.frames.pop(0)
@@ -629,12 +635,76 @@ class SessionMachine(RuleBasedStateMachine):
             assert session.run is None
             assert session.last_run is not None
 
+    @rule()
+    def view(self) -> None:
+        """The viewer joins (again: a reconnect), through link "l1"."""
+        peer = Peer(VIEWER)
+        try:
+            self.perform(self.session.join(peer, VIEWER, "Viewer", "l1"))
+        except RoomFull:
+            assert len(self.session.peers) == 4
+            return
+        init = peer.frames.pop(0)
+        assert "roomId" not in init
+        self.viewer = peer
+        if self.viewer_client is None:
+            self.viewer_client = CollabClient(VIEWER, init["code"], init["version"])
+        else:
+            self.perform(self.session.pull(peer, self.viewer_client.version))
+
+    @precondition(lambda self: self.viewer is not None)
+    @rule(data=st.data())
+    def viewer_pushes(self, data: st.DataObject) -> None:
+        """Refused whatever it holds: nothing accepted, nothing persisted, nothing sent."""
+        peer, client = self.viewer, self.viewer_client
+        assert peer is not None
+        assert client is not None
+        at = data.draw(st.integers(0, len(client.doc)))
+        change = ChangeSet.replace(len(client.doc.encode("utf-16-le")) // 2, 0, 0, "v")
+        before = (self.session.authority.version, self.session.authority.text)
+        with pytest.raises(ReadOnly):
+            self.session.push(peer, VIEWER, client.version, [change], "now")
+        with pytest.raises(ReadOnly):
+            self.session.start_run(VIEWER, "Viewer", "", f"v{at}", "t", queue_full=False)
+        assert (self.session.authority.version, self.session.authority.text) == before
+
+    @precondition(lambda self: self.viewer is not None)
+    @rule()
+    def viewer_receives(self) -> None:
+        self._viewer_receive()
+
+    def _viewer_receive(self) -> None:
+        peer, client = self.viewer, self.viewer_client
+        assert peer is not None
+        assert client is not None
+        frames, peer.frames = peer.frames, []
+        assert peer.errors == []
+        for frame in frames:
+            assert "roomId" not in frame
+            if frame["type"] == "code_update" and not client.receive(frame["version"],
+                                                                     frame["updates"]):
+                self.perform(self.session.pull(peer, client.version))
+
+    @precondition(lambda self: self.viewer is not None)
+    @rule()
+    def revoke(self) -> None:
+        peer = self.viewer
+        assert peer is not None
+        self.perform(self.session.revoke("l1"))
+        assert peer.closed == CloseCode.REVOKED
+        assert all(p.closed is None for p in self.inbox.values())
+        self.perform(self.session.leave(peer, VIEWER))
+        self.viewer = None
+
     @invariant()
     def presence_is_the_peers(self) -> None:
         if hasattr(self, "session"):
             assert [p.client_id for p in self.session.presence.participants()] == list(
                 self.session.peers)
-            assert set(self.session.peers) == set(self.inbox)
+            viewers = {VIEWER} if self.viewer is not None else set()
+            assert set(self.session.peers) == set(self.inbox) | viewers
+            assert all(p["role"] == ("viewer" if p["clientId"] == VIEWER else "editor")
+                       for p in self.session.participants())
             for wire in self.session.participants():
                 cursor = wire["cursor"]
                 if cursor is not None:
@@ -656,12 +726,17 @@ class SessionMachine(RuleBasedStateMachine):
             self.publish()
             for name in sorted(self.inbox):
                 self._receive(name)
+            if self.viewer is not None:
+                self._viewer_receive()
         session = self.session
         assert session.settled
         assert session.text == session.authority.text
         for client in self.clients.values():
             assert client.unconfirmed == []
             assert (client.doc, client.version) == (session.text, session.version)
+        if self.viewer is not None and self.viewer_client is not None:
+            assert (self.viewer_client.doc, self.viewer_client.version) == (session.text,
+                                                                             session.version)
 
     def push_for(self, name: str) -> None:
         version, changes = self.clients[name].pending_push()
