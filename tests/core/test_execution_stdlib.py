@@ -262,3 +262,26 @@ async def test_output_of_a_sleeping_program_streams_as_it_is_written(
     result = await service.run(code, on_output=lambda _stream, data: batches.append(data))
     assert result.output == "0\n1\n2\n3\n"
     assert batches == ["0\n", "1\n", "2\n", "3\n"]
+
+
+async def test_what_a_run_changes_in_the_standard_library_is_gone_next_run(
+    service: ExecutionService,
+) -> None:
+    # Process-wide settings of the offered modules live in the run's own child.
+    patch = (
+        "import csv, warnings, decimal, calendar\n"
+        "csv.field_size_limit(1)\n"
+        "warnings.simplefilter('error')\n"
+        "decimal.setcontext(decimal.Context(prec=2))\n"
+        "calendar.setfirstweekday(6)\n"
+        "print('patched')\n"
+    )
+    assert (await run_ok(service, patch)).stdout == "patched\n"
+    check = (
+        "import csv, warnings, decimal, calendar\n"
+        "warnings.warn('still a warning')\n"
+        "print(csv.field_size_limit(), decimal.getcontext().prec, calendar.firstweekday())\n"
+    )
+    result = await run_ok(service, check)
+    assert result.stdout == "131072 28 0\n"
+    assert "UserWarning: still a warning" in result.stderr
