@@ -62,6 +62,7 @@ class Cluster:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self.hub.links.stop_check()
         for room_id in list(self.hub.rooms):
             await self.bus.release(room_id)
         await self.bus.close()
@@ -310,7 +311,7 @@ class Cluster:
         return {room_id: json.loads(text) for room_id, text in found.items()}
 
     async def _check(self) -> None:
-        await self.hub.links.check_revoked()  # in case a `revoked` message was lost
+        self.hub.links.start_check()  # in case a `revoked` message was lost
         lost = await self.bus.renew(list(self.hub.rooms))
         await self.bus.publish_summaries({
             room_id: json.dumps(room.summary()) for room_id, room in self.hub.rooms.items()

@@ -9,6 +9,8 @@ case that message was lost (Redis pub/sub is at most once).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,7 @@ class Links:
         # This process's viewer sockets by link, registered before the link is resolved, so
         # that a revocation racing a new connection still finds it.
         self.viewers: dict[str, set[Connection]] = {}
+        self._check: asyncio.Task[None] | None = None
 
     async def create(self, room_id: str, role: str) -> models.Link:
         store = self.hub.services.store
@@ -112,6 +115,19 @@ class Links:
         room = self.hub.rooms.get(room_id)
         if isinstance(room, Room):
             room.revoke(link_id)
+
+    def start_check(self) -> None:
+        """Start `check_revoked` unless the last one is still running: off the cluster's
+        check loop, so a slow or restarting store never delays the renewal of its leases."""
+        if self.viewers and (self._check is None or self._check.done()):
+            self._check = asyncio.get_running_loop().create_task(self.check_revoked(),
+                                                                 name="links-check")
+
+    async def stop_check(self) -> None:
+        if self._check is not None:
+            self._check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._check
 
     async def check_revoked(self) -> None:
         """The fallback of a lost `revoked` message: close viewers of links the store says are
