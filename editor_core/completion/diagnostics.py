@@ -72,8 +72,11 @@ def _syntax_error(lines: LineIndex, error: SyntaxError) -> Diagnostic:
     if error.end_lineno == line and end > start:
         to = lines.line_col_to_utf16(line, _clamp_column(lines, line, end))
     if to == from_:
-        # One character under the error (nothing when it is at the end of a line).
+        # One character under the error; at the end of a line, the one before it (an empty
+        # range would show as no underline at all).
         to = lines.line_col_to_utf16(line, _clamp_column(lines, line, start + 1))
+        if to == from_ and start > 0:
+            from_ = lines.line_col_to_utf16(line, start - 1)
     return Diagnostic(from_, to, "error", error.msg, "syntax")
 
 

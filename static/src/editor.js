@@ -18,6 +18,7 @@ import { h } from "./dom.js";
 import { presenceField } from "./presence.js";
 
 /** @typedef {import("@codemirror/autocomplete").CompletionSource} CompletionSource */
+/** @typedef {import("@codemirror/state").Extension} Extension */
 /** @typedef {import("@codemirror/view").ViewUpdate} ViewUpdate */
 
 // What an empty room shows until someone types (docs/editor.md "What a person can do"): short
@@ -89,11 +90,12 @@ const theme = EditorView.theme({
  * `readOnly`: a viewer's editor (docs/protocol.md "Read-only links"): it selects, scrolls and
  * searches, but no keystroke changes the document.
  * @param {{doc: string, version: number, clientId: string, onRun: () => void,
- *          completionSource: CompletionSource, onUpdate: (update: ViewUpdate) => void,
- *          readOnly?: boolean}} options
+ *          completionSource: CompletionSource, language: Extension,
+ *          onUpdate: (update: ViewUpdate) => void, readOnly?: boolean}} options
+ *   `language`: diagnostics, signatures, hover, definition (language.js)
  * @returns {EditorState}
  */
-export function createEditorState({ doc, version, clientId, onRun, completionSource, onUpdate, readOnly = false }) {
+export function createEditorState({ doc, version, clientId, onRun, completionSource, language, onUpdate, readOnly = false }) {
   return EditorState.create({
     doc,
     extensions: [
@@ -111,6 +113,8 @@ export function createEditorState({ doc, version, clientId, onRun, completionSou
       syntaxHighlighting(highlight),
       bracketMatching(),
       closeBrackets(),
+      // Before autocompletion: its Escape runs first among the highest-precedence keys.
+      language,
       // A completion applies a change: none in a read-only editor.
       readOnly ? [] : autocompletion({ override: [completionSource], icons: true }),
       rectangularSelection(),

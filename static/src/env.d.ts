@@ -13,6 +13,7 @@ interface Window {
     version: () => number | null;
     pending: () => number | null;
     settled: () => boolean;
+    selection: () => [number, number] | null;
   }>;
 }
 

@@ -11,6 +11,7 @@ import { serverCompletionSource } from "./completion.js";
 import { copyText, h } from "./dom.js";
 import { askName, cleanName, fatalCard, showKeptText } from "./dialogs.js";
 import { createEditorState } from "./editor.js";
+import { languageExtensions, showDiagnostics } from "./language.js";
 import { newClientId } from "./ids.js";
 import { HistoryPanel } from "./history.js";
 import { OutputPanel } from "./output.js";
@@ -24,6 +25,8 @@ import { rememberRoom, storeName, storedName } from "./storage.js";
 /** @typedef {import("@codemirror/state").EditorState} EditorState */
 /** @typedef {import("./connection.js").ConnectionState} ConnectionState */
 /** @typedef {import("./wire.js").CompletionsMessage} CompletionsMessage */
+/** @typedef {import("./wire.js").DiagnosticsMessage} DiagnosticsMessage */
+/** @typedef {import("./wire.js").RequestReply} RequestReply */
 /** @typedef {import("./wire.js").ErrorMessage} ErrorMessage */
 /** @typedef {import("./wire.js").InitMessage} InitMessage */
 /** @typedef {import("./wire.js").Limits} Limits */
@@ -92,8 +95,10 @@ class Room {
     this.runQueued = false;
     /** @type {Map<string, {version: number, anchor: number, head: number}>} */
     this.pendingCursors = new Map(); // clientId -> {version, anchor, head}
-    /** @type {Map<string, (reply: CompletionsMessage | null) => void>} */
-    this.completionRequests = new Map(); // id -> resolve
+    /** @type {Map<string, (reply: RequestReply | null) => void>} */
+    this.completionRequests = new Map(); // id -> resolve: complete, signature, hover, definition
+    /** @type {DiagnosticsMessage | null} the room's latest, until our document reaches its version */
+    this.pendingDiagnostics = null;
     this.nextRequestId = 1;
     /** @type {Partial<Limits>} */
     this.limits = {};
@@ -109,7 +114,7 @@ class Room {
       onResyncFailed: (err) => this.resyncFailed(err),
       onChange: () => this.renderSyncState(),
     });
-    this.sync.onAdvance(() => this.flushPendingCursors());
+    this.sync.onAdvance(() => { this.flushPendingCursors(); this.flushDiagnostics(); });
     this.sync.onAdvance(() => this.history.documentChanged());
     const url = linkId !== null ? viewerSocketUrl(linkId, this.clientId, name) : socketUrl(roomId, this.clientId, name);
     this.connection = new Connection(url, {
@@ -140,6 +145,7 @@ class Room {
       version: () => (this.view ? this.sync.synced : null),
       pending: () => (this.view ? this.sync.unconfirmedCount : null),
       settled: () => this.view !== null && this.sync.settled,
+      selection: () => (this.view ? /** @type {[number, number]} */ ([this.view.state.selection.main.from, this.view.state.selection.main.to]) : null),
     });
   }
 
@@ -328,7 +334,14 @@ class Room {
       case "execution_lock": return this.onLock(msg);
       case "execution_output": return this.output.output(msg);
       case "execution_result": return this.onResult(msg);
-      case "completions": return this.resolveCompletion(msg.id, msg);
+      case "completions":
+      case "signatures":
+      case "hover_info":
+      case "definition_location":
+        return this.resolveCompletion(msg.id, msg);
+      case "diagnostics":
+        this.pendingDiagnostics = msg;
+        return this.flushDiagnostics();
       case "pong": return undefined;
       case "error": return this.onError(msg);
       default:
@@ -377,6 +390,15 @@ class Room {
       clientId: this.clientId,
       onRun: () => this.requestRun(),
       completionSource: serverCompletionSource(this.sync, (req, signal) => this.requestCompletion(req, signal)),
+      language: languageExtensions(this.sync, {
+        signature: (version, position, signal) => /** @type {Promise<import("./wire.js").SignaturesMessage | null>} */ (
+          this.request({ type: "signature", id: `s${this.nextRequestId++}`, version, position }, signal)),
+        hover: (version, position, signal) => /** @type {Promise<import("./wire.js").HoverMessage | null>} */ (
+          this.request({ type: "hover", id: `h${this.nextRequestId++}`, version, position }, signal)),
+        definition: (version, position, signal) => /** @type {Promise<import("./wire.js").DefinitionMessage | null>} */ (
+          this.request({ type: "definition", id: `d${this.nextRequestId++}`, version, position }, signal)),
+        notice: (text) => this.showNotice(text),
+      }),
       onUpdate: (update) => this.sync.localUpdate(update),
       readOnly: this.viewer,
     });
@@ -500,20 +522,36 @@ class Room {
    * @returns {Promise<CompletionsMessage | null>}
    */
   requestCompletion({ version, position }, signal) {
+    const id = `c${this.nextRequestId++}`;
+    return /** @type {Promise<CompletionsMessage | null>} */ (this.request({ type: "complete", id, version, position }, signal));
+  }
+
+  /**
+   * Send a request that is answered with its `id`; null when unsent, aborted or refused.
+   * @param {{type: "complete" | "signature" | "hover" | "definition", id: string, version: number, position: number}} message
+   * @param {AbortSignal} signal
+   * @returns {Promise<RequestReply | null>}
+   */
+  request(message, signal) {
     return new Promise((resolve) => {
-      const id = `c${this.nextRequestId++}`;
-      if (!this.connection.send({ type: "complete", id, version, position })) {
+      if (signal.aborted || !this.connection.send(message)) {
         resolve(null);
         return;
       }
-      this.completionRequests.set(id, resolve);
-      signal.addEventListener("abort", () => this.resolveCompletion(id, null));
+      this.completionRequests.set(message.id, resolve);
+      signal.addEventListener("abort", () => this.resolveCompletion(message.id, null));
     });
+  }
+
+  // The room's diagnostics, once our document has reached their version (language.js).
+  flushDiagnostics() {
+    const msg = this.pendingDiagnostics;
+    if (this.view && msg && showDiagnostics(this.sync, this.view, msg)) this.pendingDiagnostics = null;
   }
 
   /**
    * @param {string} id
-   * @param {CompletionsMessage | null} reply
+   * @param {RequestReply | null} reply
    */
   resolveCompletion(id, reply) {
     const resolve = this.completionRequests.get(id);

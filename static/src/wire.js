@@ -83,7 +83,25 @@
  *            items: Suggestion[], incomplete: boolean}} CompletionsMessage
  */
 /**
- * `id` when it answers a `complete`; the other extras by `code` (protocol.md, "Errors and
+ * docs/protocol.md "Language": positions are UTF-16 offsets at the message's `version`.
+ * @typedef {{from: number, to: number, severity: "error" | "warning" | "info", message: string,
+ *            source: "syntax" | "pyflakes"}} Diagnostic
+ * @typedef {{label: string, parameters: {label: string, documentation: string | null}[],
+ *            activeParameter: number | null, documentation: string | null}} Signature
+ */
+/** @typedef {{type: "diagnostics", version: number, items: Diagnostic[]}} DiagnosticsMessage */
+/** @typedef {{type: "signatures", id: string, version: number, signatures: Signature[]}} SignaturesMessage */
+/**
+ * @typedef {{type: "hover_info", id: string, version: number, from?: number, to?: number,
+ *            contents: string | null}} HoverMessage
+ */
+/**
+ * @typedef {{type: "definition_location", id: string, version: number,
+ *            definition: {from: number, to: number} | {module: string, name: string} | null}} DefinitionMessage
+ */
+/** @typedef {CompletionsMessage | SignaturesMessage | HoverMessage | DefinitionMessage} RequestReply */
+/**
+ * `id` when it answers a `complete`, `signature`, `hover` or `definition`; the other extras by `code` (protocol.md, "Errors and
  * closing").
  * @typedef {{type: "error", code: string, message: string, id?: string, details?: unknown,
  *            retryAfterMs?: number, lock?: Lock}} ErrorMessage
@@ -93,7 +111,8 @@
 /**
  * @typedef {InitMessage | CodeUpdateMessage | CursorMessage | ParticipantJoinedMessage
  *   | ParticipantLeftMessage | ExecutionLockMessage | ExecutionOutputMessage
- *   | ExecutionResultMessage | CompletionsMessage | ErrorMessage | PongMessage} ServerMessage
+ *   | ExecutionResultMessage | CompletionsMessage | ErrorMessage | PongMessage
+ *   | DiagnosticsMessage | SignaturesMessage | HoverMessage | DefinitionMessage} ServerMessage
  */
 
 // ---- editor → server ----------------------------------------------------------------------
@@ -105,6 +124,7 @@
  *   | {type: "run", stdin?: string}
  *   | {type: "stop", runId: string}
  *   | {type: "complete", id: string, version: number, position: number}
+ *   | {type: "signature" | "hover" | "definition", id: string, version: number, position: number}
  *   | {type: "ping"}} ClientMessage
  */
 

@@ -63,6 +63,9 @@ def test_nul_and_an_error_at_the_very_end_stay_inside_the_document() -> None:
     code = "def f("
     [end] = diagnose(code)
     assert 0 <= end.from_ <= end.to <= len(code)
+    # At the end of a line: the character before the error, so that it can be underlined.
+    [plus] = diagnose("x = 1 +\n")
+    assert (plus.from_, plus.to, plus.message) == (6, 7, "invalid syntax")
 
 
 async def test_diagnostics_in_the_worker_are_the_analysis(engine: CompletionEngine) -> None:
