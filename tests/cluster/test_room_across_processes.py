@@ -139,6 +139,26 @@ async def test_presence_runs_and_the_lock_span_processes(members: list[LiveServe
         assert left["clientId"] == "bob"
 
 
+async def test_diagnostics_and_language_requests_span_processes(
+        members: list[LiveServer]) -> None:
+    a, b, _ = members
+    room_id = (await create_room(a.url, "import os\nprint(nope)\n"))["roomId"]
+    async with asyncio.timeout(DEADLINE_S), \
+            websockets.connect(f"{a.ws_url}/ws/{room_id}/ann?name=Ann") as ann, \
+            websockets.connect(f"{b.ws_url}/ws/{room_id}/bob?name=Bob") as bob:
+        # The owner analyses the room once; both connections, one of them relayed, get it.
+        seen = [await next_of(ws, "diagnostics") for ws in (ann, bob)]
+        assert seen[0] == seen[1]
+        assert [(i["from"], i["to"], i["severity"]) for i in seen[0]["items"]] == [
+            (7, 9, "warning"), (16, 20, "error")]
+        await bob.send(json.dumps({"type": "hover", "id": "h1", "version": 0, "position": 17}))
+        hover = await next_of(bob, "hover_info")
+        assert (hover["id"], hover["version"]) == ("h1", 0)
+        await bob.send(json.dumps({"type": "definition", "id": "d1", "version": 0}))
+        error = await next_of(bob, "error")
+        assert (error["code"], error["id"]) == ("invalid_message", "d1")
+
+
 async def test_admin_through_any_process_and_delete_closes_everywhere(
         members: list[LiveServer]) -> None:
     a, b, c = members
