@@ -352,13 +352,17 @@ class RoomSession(Generic[P]):
 
     # -- diagnostics (docs/protocol.md `diagnostics`) -------------------------------------------
 
-    def diagnosed(self, version: int, items: list[Frame]) -> list[Effect[P]]:
+    def diagnosed(self, version: int, items: list[Frame], *,
+                  overdue: bool = False) -> list[Effect[P]]:
         """The analysis of the published document at `version` is done: one `diagnostics`
         frame to every peer, unless a newer version was published meanwhile (its own
-        analysis follows) or this version was already sent."""
-        if version != self.version or self.failed:
+        analysis follows) or this version was already sent. `overdue`: the room has gone
+        without diagnostics for longer than it may (edits never settle, so every analysis
+        ends behind the newest version): send it anyway, a little behind; peers map it
+        forward as they map a cursor."""
+        if self.failed or version > self.version or (version < self.version and not overdue):
             return []
-        if self.diagnostics is not None and self.diagnostics["version"] == version:
+        if self.diagnostics is not None and self.diagnostics["version"] >= version:
             return []
         self.diagnostics = {"type": "diagnostics", "version": version, "items": items}
         return [Send(list(self.peers.values()), self.diagnostics)]

@@ -1,7 +1,8 @@
 """When a room's published document is analysed (docs/protocol.md `diagnostics`): once edits
 settle, `quiet_s` after the last request of a burst but never later than `max_wait_s` after
 its first, and one analysis at a time (requests made while one runs start the next as soon
-as it ends, if their timer already fired)."""
+as it ends, if their timer already fired). `forced` tells the room that the running analysis
+was started by the longest wait, not by a quiet moment."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ class DiagnosisTimer:
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self._again = False
+        self._bounded = False  # the armed timer is the burst's longest wait, not a quiet one
+        # Whether the analysis running now was started by the longest wait (edits did not
+        # settle): its answer may well be behind the newest version, and is sent anyway.
+        self.forced = False
 
     def request(self) -> None:
         """A new version wants analysing: (re)arm the timer."""
@@ -30,6 +35,7 @@ class DiagnosisTimer:
         if self._first is None:
             self._first = now
         due = min(now + self._quiet_s, self._first + self._max_wait_s)
+        self._bounded = due < now + self._quiet_s
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_at(due, self._fire)
@@ -49,6 +55,7 @@ class DiagnosisTimer:
         if self._task is not None and not self._task.done():
             self._again = True
             return
+        self.forced = self._bounded
         self._task = asyncio.get_running_loop().create_task(self._run(), name="diagnose")
 
     async def _run(self) -> None:
@@ -60,3 +67,4 @@ class DiagnosisTimer:
                 log.exception("event=diagnostics.failed")
             if not self._again:
                 return
+            self.forced = True  # it waited for the previous analysis on top of its timer

@@ -213,7 +213,10 @@ class Room:
         if items is None:
             log.info("event=diagnostics.unavailable room=%s version=%d", self.room_id, version)
             return
-        self._perform(session.diagnosed(version, dump_diagnostics(items)))
+        # While edits never settle, every analysis ends behind the newest version: one that
+        # the longest wait started is sent anyway (docs/protocol.md "Diagnostics").
+        self._perform(session.diagnosed(version, dump_diagnostics(items),
+                                        overdue=self._diagnosis.forced))
         log.debug("event=diagnostics.done room=%s version=%d items=%d ms=%.1f", self.room_id,
                   version, len(items), (asyncio.get_running_loop().time() - started) * 1000)
 

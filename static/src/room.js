@@ -234,7 +234,7 @@ class Room {
     return h("section", { class: "info-panel", "aria-label": "Room details" }, this.info,
       h("p", { class: "muted small" }, this.viewer
         ? "Tip: Ctrl/Cmd+F searches. You are watching: edits and runs are the editors'."
-        : "Tip: Ctrl/Cmd+Enter runs, Ctrl/Cmd+F searches, Ctrl+Space completes."));
+        : "Tip: Ctrl/Cmd+Enter runs, Ctrl/Cmd+F searches, Ctrl+Space completes, Ctrl/Cmd-click or F12 goes to a definition."));
   }
 
   /** @param {string | null | undefined} name */

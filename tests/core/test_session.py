@@ -163,10 +163,27 @@ def test_diagnostics_of_a_superseded_version_are_dropped() -> None:
     assert ada.frames[-1] == {"type": "diagnostics", "version": 1, "items": []}
     late = Peer("late")
     commit_all(session, push(session, ada, 1, insert(6, 6, "?")))
+    assert deliver(session.diagnosed(0, [], overdue=True)) == []  # older than what was sent
     effects = session.join(late, "late", "Late")
     assert _scheduled(effects) == [2]  # what it would get is for version 1: analyse 2
     deliver(effects)
     assert [f["type"] for f in late.frames] == ["init"]
+
+
+def test_overdue_diagnostics_go_out_a_little_behind_while_edits_never_settle() -> None:
+    session = make()
+    ada = joined(session, "ada")
+    for version in range(3):
+        commit_all(session, push(session, ada, version, insert(5 + version, 0, "x")))
+    items = [{"from": 0, "to": 1, "severity": "warning", "message": "m", "source": "pyflakes"}]
+    assert deliver(session.diagnosed(1, items)) == []  # behind, not overdue: dropped
+    deliver(session.diagnosed(1, items, overdue=True))
+    assert ada.frames[-1] == {"type": "diagnostics", "version": 1, "items": items}
+    assert deliver(session.diagnosed(1, items, overdue=True)) == []  # once per version
+    assert deliver(session.diagnosed(4, items, overdue=True)) == []  # not published yet
+    late = Peer("late")
+    assert [type(e).__name__ for e in session.join(late, "late", "Late")][-1] == (
+        "ScheduleDiagnostics")  # a joiner gets only diagnostics of the current version
 
 
 # -- joining and leaving ---------------------------------------------------------------------
