@@ -86,6 +86,9 @@ const theme = EditorView.theme({
   ".cm-foldPlaceholder": { backgroundColor: "var(--active-line)", border: "1px solid var(--border)", color: "var(--muted)" },
 });
 
+/** The editor's colours and fonts, for other editors on the page (the history's preview). */
+export const editorLook = [syntaxHighlighting(highlight), theme];
+
 /**
  * `readOnly`: a viewer's editor (docs/protocol.md "Read-only links"): it selects, scrolls and
  * searches, but no keystroke changes the document.

@@ -6,9 +6,9 @@
 import { Compartment, EditorState, RangeSet, StateEffect, StateField } from "@codemirror/state";
 import { EditorView, GutterMarker, gutter, lineNumbers } from "@codemirror/view";
 import { python } from "@codemirror/lang-python";
-import { defaultHighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { getBlame, getHistory, getVersion, restoreVersion } from "./api.js";
 import { h } from "./dom.js";
+import { editorLook } from "./editor.js";
 import { clockTime } from "./run_summary.js";
 
 /** @typedef {import("./wire.js").BlameLine} BlameLine */
@@ -298,8 +298,8 @@ export class HistoryPanel {
 function previewState() {
   return EditorState.create({
     doc: "",
-    extensions: [lineNumbers(), python(), syntaxHighlighting(defaultHighlightStyle), EditorState.readOnly.of(true),
-      EditorView.editable.of(false), EditorView.theme({ "&": { height: "100%" }, ".cm-scroller": { fontFamily: "var(--mono)" } })],
+    // The room editor's look, so that the preview reads the same in light and dark.
+    extensions: [lineNumbers(), python(), editorLook, EditorState.readOnly.of(true), EditorView.editable.of(false)],
   });
 }
 

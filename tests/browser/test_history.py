@@ -11,6 +11,7 @@ from tests.browser.harness import OpenEditor, create_room, room_code
 from tests.support.live_server import LiveServer
 
 INITIAL = "a = 1\nb = 2\n"
+STYLE = "el => { const s = getComputedStyle(el); return [s.color, s.backgroundColor]; }"
 
 
 async def test_history_panel_slider_authors_and_restore(server: LiveServer,
@@ -49,6 +50,10 @@ async def test_history_panel_slider_authors_and_restore(server: LiveServer,
     await expect(preview.locator(".cm-line").nth(0)).to_have_text("a = 1")
     await expect(preview.locator(".cm-content")).to_have_attribute("contenteditable", "false")
     await expect(panel.locator(".history-label")).to_contain_text("Version 0 of")
+    # The preview wears the room editor's look (its colours follow light and dark).
+    for part in (".cm-editor", ".cm-gutters", ".cm-line span"):
+        live = await page.locator(f".editor-pane {part}").first.evaluate(STYLE)
+        assert await preview.locator(part).first.evaluate(STYLE) == live, part
 
     # Bob keeps typing: Alice's editor follows, her preview stays where she put it.
     await bob.page.keyboard.type("  # more")

@@ -25,6 +25,11 @@ async def test_share_watch_and_revoke_a_read_only_link(
     await expect(field).to_have_value(re.compile(r"/v/[A-Za-z0-9_-]+$"), timeout=WAIT_MS)
     url = await field.input_value()
     assert room not in url
+    # The whole link shows, on the page's own surface (not the browser's default dialog).
+    assert await field.evaluate("el => el.scrollWidth <= el.clientWidth")
+    background = "el => getComputedStyle(el).backgroundColor"
+    panel = alice.page.locator(".people-panel")
+    assert await dialog.evaluate(background) == await panel.evaluate(background)
     await dialog.get_by_role("button", name="Close").click()
 
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
