@@ -30,6 +30,7 @@ from server.config import (
     parse_value,
 )
 from server.logs import configure
+from server.ws_protocol import LeanWebSocketProtocol
 
 
 def parser() -> argparse.ArgumentParser:
@@ -94,14 +95,12 @@ def check_database(settings: Settings) -> None:
             raise SystemExit(f"cannot reach Redis at {mask_url(settings.redis)}: {reason}")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parser().parse_args(argv)
-    settings = from_sources(os.environ, vars(args))
-    configure(settings.log_level)
-    check_database(settings)
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, ws="websockets-sansio",
+def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
+    """How the server runs `app` (the live tests run it the same way)."""
+    # ws: uvicorn's websockets-sansio protocol, minus what only the handshake needs
+    # (docs/performance-collab.md "Idle connections").
+    return uvicorn.Config(
+        app, host=settings.host, port=settings.port, ws=LeanWebSocketProtocol,
         # uvicorn's "standard" extras when installed: libuv's loop and transports make every
         # frame written to every peer cheaper (docs/performance-collab.md, "Fan-out levers").
         loop="uvloop" if _installed("uvloop") else "asyncio",
@@ -111,6 +110,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         access_log=False, lifespan="on", timeout_graceful_shutdown=10,
         log_level=settings.log_level,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    settings = from_sources(os.environ, vars(args))
+    configure(settings.log_level)
+    check_database(settings)
+    app = create_app(settings)
+    config = uvicorn_config(app, settings)
     Server(config, app).run()  # runs serve() on the loop chosen above
 
 

@@ -1,0 +1,77 @@
+"""uvicorn's websockets-sansio protocol without what only the opening handshake needs, for the
+connection's whole life (docs/performance-collab.md "Idle connections"): an idle connection
+costs its protocol object, so every KiB kept here is a KiB times every open socket."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn._types import ASGIReceiveEvent
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import Protocol
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
+
+
+class Inbox:
+    """What the protocol needs of its `asyncio.Queue` (`put_nowait`, `get`, `empty`), for its
+    one reader (the ASGI app's `receive`), without the four deques and the Event a Queue
+    allocates up front: ~3 KiB of every idle connection."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[ASGIReceiveEvent] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: ASGIReceiveEvent) -> None:
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> ASGIReceiveEvent:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)  # uvicorn pauses reading at one message: the list stays short
+
+
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    """Once the 101 response is written, drop the handshake's request and response (uvicorn
+    reads them only before `websocket.accept`; the ASGI scope already holds what the app reads)
+    and the parser frame that still references the request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
+
+    def start_keepalive(self) -> None:
+        # uvicorn calls this once, right after it wrote the accepted handshake's response.
+        super().start_keepalive()
+        self.__dict__.pop("request", None)
+        self.__dict__.pop("response", None)
+        restart_parser(self.conn)
+
+
+def restart_parser(conn: ServerProtocol) -> bool:
+    """websockets' server parser is one generator that parsed the request and then reads
+    frames, so its frame holds the request for the connection's life. While it waits for a
+    frame's first byte with nothing buffered (always after a client that waits for the 101, as
+    RFC 6455 section 4.1 asks), a fresh frame parser is the same state: swap it in, as
+    websockets itself swaps in `discard()` at closing. True if swapped."""
+    frames = getattr(conn.parser, "gi_yieldfrom", None)
+    waiting = getattr(frames, "gi_yieldfrom", None)
+    if (getattr(frames, "gi_code", None) is not Protocol.parse.__code__
+            or getattr(waiting, "gi_code", None) is not StreamReader.at_eof.__code__
+            or conn.reader.buffer or conn.reader.eof):
+        return False
+    conn.parser = Protocol.parse(conn)
+    next(conn.parser)  # runs up to the wait for the first frame, where the old one stood
+    return True
