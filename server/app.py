@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -24,6 +24,7 @@ from editor_core.completion import CompletionEngine
 from editor_core.execution import ExecutionLimits, ExecutionService
 from server import admin, history, models, openapi, routes
 from server.admin_token import admin_digest
+from server.asgi import PairpadApp, SocketRoute
 from server.bus import Bus
 from server.cluster import Cluster
 from server.config import Settings, is_postgres, mask_url
@@ -209,8 +210,8 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         ApiRoute("/metrics", {"GET": (routes.metrics, Operation(
             "Prometheus metrics (text format)", text="Prometheus text exposition"))}),
         Route("/openapi.json", openapi_json),
-        WebSocketRoute("/ws/view/{link_id}/{client_id}", viewer_endpoint),
-        WebSocketRoute("/ws/{room_id}/{client_id}", websocket_endpoint),
+        SocketRoute("/ws/view/{link_id}/{client_id}", viewer_endpoint),
+        SocketRoute("/ws/{room_id}/{client_id}", websocket_endpoint),
         Mount("/assets", EditorAssets(directory=DIST, check_dir=False)),
     ]
     middleware = [Middleware(RequestLog, metrics=metrics)]
@@ -220,8 +221,8 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"],
         ))
-    app = Starlette(routes=app_routes, middleware=middleware,
-                    exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app = PairpadApp(routes=app_routes, middleware=middleware,
+                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     spec = openapi.build(package_version(), app.routes)
     app.state.settings = settings
     return app
