@@ -43,6 +43,38 @@ class Inbox:
         return self._items.pop(0)  # uvicorn pauses reading at one message: the list stays short
 
 
+class Gate:
+    """What the protocol needs of its `writable` asyncio.Event (`set`, `clear`, `is_set`,
+    `wait`) without the waiter deque an Event allocates up front; a future only while the
+    transport's buffer is full."""
+
+    __slots__ = ("_future", "_open")
+
+    def __init__(self) -> None:
+        self._open = True
+        self._future: asyncio.Future[None] | None = None
+
+    def is_set(self) -> bool:
+        return self._open
+
+    def set(self) -> None:
+        self._open = True
+        if self._future is not None:
+            if not self._future.done():
+                self._future.set_result(None)
+            self._future = None
+
+    def clear(self) -> None:
+        self._open = False
+
+    async def wait(self) -> None:
+        if self._open:
+            return
+        if self._future is None:
+            self._future = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._future)  # a cancelled waiter leaves the others waiting
+
+
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """Once the 101 response is written, drop the handshake's request and response (uvicorn
     reads them only before `websocket.accept`; the ASGI scope already holds what the app reads)
@@ -51,6 +83,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = Gate()  # type: ignore[assignment]
 
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after it wrote the accepted handshake's response.

@@ -33,7 +33,7 @@ from editor_core.close_codes import CloseCode
 from server.app import create_app
 from server.cli import uvicorn_config
 from server.config import Settings
-from server.ws_protocol import Inbox, LeanWebSocketProtocol, restart_parser
+from server.ws_protocol import Gate, Inbox, LeanWebSocketProtocol, restart_parser
 from tests.server.fakes import FakeCompleter, FakeRunner
 
 pytestmark = pytest.mark.live
@@ -108,8 +108,9 @@ def test_an_open_connection_keeps_no_handshake_and_still_talks(served: Served) -
         assert not hasattr(protocol, "request")
         assert not hasattr(protocol, "response")
         assert isinstance(protocol.queue, Inbox)
+        assert isinstance(protocol.writable, Gate)
         # The frame parser is a fresh one, not the generator that parsed the request.
-        assert protocol.conn.parser.gi_code is Protocol.parse.__code__  # type: ignore[attr-defined]
+        assert protocol.conn.parser.gi_code is Protocol.parse.__code__
         for version, at in ((0, 2), (1, 3)):
             ws.send(json.dumps({"type": "code_update", "version": version,
                                 "updates": [{"changes": [at, [0, "X"]]}]}))
@@ -179,3 +180,26 @@ async def test_the_inbox_hands_out_in_order_and_survives_a_cancelled_reader() ->
     assert not inbox.empty()
     assert await inbox.get() == {"type": "websocket.receive", "text": "a"}
     assert inbox.empty()
+
+
+async def test_the_gate_holds_writers_while_closed_and_a_cancelled_one_alone() -> None:
+    gate = Gate()
+    await asyncio.wait_for(gate.wait(), DEADLINE_S)  # open: passes at once
+    gate.clear()
+    assert not gate.is_set()
+    first, second = asyncio.create_task(gate.wait()), asyncio.create_task(gate.wait())
+    await asyncio.sleep(0)  # both start waiting (an ordering step, not a timing one)
+    assert not first.done()
+    assert not second.done()
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert not second.done()
+    gate.set()
+    await asyncio.wait_for(second, DEADLINE_S)
+    gate.clear()
+    third = asyncio.create_task(gate.wait())
+    await asyncio.sleep(0)
+    assert not third.done()
+    gate.set()
+    await asyncio.wait_for(third, DEADLINE_S)
