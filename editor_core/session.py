@@ -12,7 +12,7 @@ parameters. Nothing here awaits, so the session is tested with plain calls
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
@@ -152,6 +152,42 @@ class ActiveRun:
 
 
 @dataclass(frozen=True, slots=True)
+class Cadence:
+    """How often a busy room publishes (docs/architecture.md "The room session"): while more
+    than `busy_authors` distinct authors made the room's last `recent` updates, at most one
+    `code_update` per `window` seconds, so each peer gets one frame with several updates
+    instead of several frames. A quiet room, or the first commit after a quiet `window`, is
+    published at once. `window` 0 publishes every commit at once."""
+
+    window: float = 0.0
+    busy_authors: int = 16
+    recent: int = 64
+
+
+class _Pushers:
+    """The authors of a room's last `size` accepted updates, counted: O(1) per update."""
+
+    __slots__ = ("_counts", "_order", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._order: deque[str] = deque()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, author: str) -> None:
+        self._order.append(author)
+        self._counts[author] += 1
+        if len(self._order) > self._size:
+            gone = self._order.popleft()
+            self._counts[gone] -= 1
+            if not self._counts[gone]:
+                del self._counts[gone]
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+
+@dataclass(frozen=True, slots=True)
 class _WaitingPull(Generic[P]):
     peer: P
     version: int
@@ -165,12 +201,13 @@ class RoomSession(Generic[P]):
     Published state: `version` and `text` are what every peer has been sent. An accepted push
     is `Persist`ed at once and published (one `code_update` to every peer) only after
     `committed` says it is durable (docs/architecture.md "Guarantees" 2); `publish` sends all
-    that is committed and unsent as one frame, so the server calls it once per group commit.
+    that is committed and unsent as one frame, so the server calls it once per group commit,
+    or, while the room is busy, once `publish_delay` says the `cadence` window is over.
     """
 
     def __init__(self, info: RoomInfo, authority: Authority, *, max_peers: int,
                  output_cap: int, limits: Frame, last_run: Frame | None = None,
-                 max_stdin_bytes: int = 2**20) -> None:
+                 max_stdin_bytes: int = 2**20, cadence: Cadence = Cadence()) -> None:
         self.info = info
         self.authority = authority
         self.presence = Presence()
@@ -191,6 +228,9 @@ class RoomSession(Generic[P]):
         # authority computed, so publishing applies nothing a second time.
         self._snapshots: deque[tuple[int, str, int]] = deque()
         self._waiting: list[_WaitingPull[P]] = []
+        self._cadence = cadence
+        self._pushers = _Pushers(cadence.recent)
+        self._published_at = float("-inf")  # when the last `code_update` went out
         # Viewers (docs/protocol.md "Read-only links"): clientId → the link they came through.
         self._viewers: dict[str, str] = {}
         # The last `diagnostics` frame sent: what a late joiner gets after `init` while it is
@@ -286,6 +326,8 @@ class RoomSession(Generic[P]):
             self._waiting.append(_WaitingPull(peer, version, self.authority.version))
             return []
         self._unsent.extend(outcome.accepted)
+        for update in outcome.accepted:
+            self._pushers.add(update.client_id)
         self._snapshots.append((self.authority.version, self.authority.text,
                                 self.authority.length))
         self.info = replace(self.info, updated_at=now)
@@ -311,12 +353,26 @@ class RoomSession(Generic[P]):
         """The store made every update up to `version` durable; `publish` sends them."""
         self._committed = max(self._committed, version)
 
-    def publish(self) -> list[Effect[P]]:
+    @property
+    def busy(self) -> bool:
+        """More than `cadence.busy_authors` distinct authors made the last updates."""
+        return len(self._pushers) > self._cadence.busy_authors
+
+    def publish_delay(self, now: float) -> float:
+        """Seconds (on the clock of `publish`'s `now`) to wait before calling `publish` for
+        what is committed: 0 in a quiet room or once the busy room's window since the last
+        `code_update` is over. Never delays anything but the broadcast of committed updates."""
+        if self._cadence.window <= 0 or not self.busy:
+            return 0.0
+        return max(0.0, self._published_at + self._cadence.window - now)
+
+    def publish(self, now: float = float("-inf")) -> list[Effect[P]]:
         """One `code_update` to every peer with all that is committed and unsent, then the
-        pull answers that waited for it."""
+        pull answers that waited for it. `now`: the time of `publish_delay`'s clock."""
         count = self._committed - self.version
         if count <= 0 or self.failed:
             return []
+        self._published_at = now
         updates = [self._unsent.popleft() for _ in range(count)]
         while self._snapshots and self._snapshots[0][0] <= self._committed:
             _, self.text, self.length = self._snapshots.popleft()

@@ -4,7 +4,8 @@ Socket → session → store → session → sockets: the WebSocket endpoint han
 `Room`, which asks the session, then does the I/O the session returned (encode a frame once and
 queue it on each connection, commit to the store, run code, close connections). When the store
 commits, the room asks the session to publish once per event-loop turn, so every push of one
-group commit goes out as one `code_update` (docs/architecture.md "One edit's journey").
+group commit goes out as one `code_update`; in a busy room, once per the session's cadence
+window (docs/architecture.md "One edit's journey").
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from editor_core.errors import InvalidMessage
 from editor_core.execution.result import ExecutionResult
 from editor_core.history import change_counts
 from editor_core.session import (
+    Cadence,
     Close,
     Effect,
     Persist,
@@ -84,10 +86,11 @@ class Room:
                      record.updated_at),
             authority, max_peers=settings.max_participants,
             output_cap=settings.run_output_bytes, limits=settings.limits(), last_run=last_run,
-            max_stdin_bytes=settings.run_stdin_bytes)
+            max_stdin_bytes=settings.run_stdin_bytes,
+            cadence=Cadence(settings.publish_window_ms / 1000, settings.busy_authors))
         self.idle_since: float | None = None
         self._pending: asyncio.Future[None] | None = None
-        self._publish_scheduled = False
+        self._publish_timer: asyncio.Handle | None = None
         self._on_failure = on_failure
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._saves: dict[str, asyncio.Task[None]] = {}
@@ -329,14 +332,19 @@ class Room:
                 self.fail(CloseCode.INTERNAL_ERROR, "store commit failed")
             return
         self.session.committed(upto)
-        if not self._publish_scheduled:
-            # Publish after every callback of this commit ran: one frame for all of them.
-            self._publish_scheduled = True
-            asyncio.get_running_loop().call_soon(self._publish)
+        if self._publish_timer is None:
+            # Publish after every callback of this commit ran: one frame for all of them; in a
+            # busy room, after the commits of the rest of its window too.
+            loop = asyncio.get_running_loop()
+            delay = self.session.publish_delay(loop.time())
+            self._publish_timer = (loop.call_later(delay, self._publish) if delay > 0
+                                   else loop.call_soon(self._publish))
 
     def _publish(self) -> None:
-        self._publish_scheduled = False
-        self._perform(self.session.publish())
+        if self._publish_timer is not None:
+            self._publish_timer.cancel()  # a no-op when it is the one running
+            self._publish_timer = None
+        self._perform(self.session.publish(asyncio.get_running_loop().time()))
 
     def _start(self, start: StartRun) -> None:
         run_id = start.run_id

@@ -329,3 +329,27 @@ def test_room_survives_an_app_restart(tmp_path: Path) -> None:
             push(b, 2, insert(2, 0, "z"))  # rebased over history loaded from the store
             assert recv_type(b, "code_update")["version"] == 7
         assert second.get(f"/rooms/{room_id}").json()["code"] == "z0123456"
+
+
+def test_a_busy_room_sends_the_commits_of_one_window_as_one_code_update(
+        make_client: ClientFactory) -> None:
+    # Two authors make the room busy; the window is long enough that both later pushes are
+    # committed inside it even on a loaded machine.
+    client = make_client(busy_authors=1, publish_window_ms=1500)
+    room_id = new_room(client, "")
+    with client.websocket_connect(f"/ws/{room_id}/a?name=A") as a, \
+            client.websocket_connect(f"/ws/{room_id}/b?name=B") as b, \
+            client.websocket_connect(f"/ws/{room_id}/c?name=C") as c:
+        for ws in (a, b, c):
+            recv_type(ws, "init")
+        push(a, 0, insert(0, 0, "a"))  # quiet so far: published at once
+        assert recv_type(a, "code_update")["updates"][0]["clientId"] == "a"
+        for ws in (b, c):
+            recv_type(ws, "code_update")
+        push(b, 1, insert(1, 1, "b"))
+        push(c, 1, insert(1, 0, "c"))
+        for ws in (a, b, c):
+            update = recv_type(ws, "code_update")
+            assert update["version"] == 1
+            assert [u["clientId"] for u in update["updates"]] == ["b", "c"]
+    assert client.get(f"/rooms/{room_id}").json()["version"] == 3
