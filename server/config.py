@@ -54,7 +54,7 @@ class Settings:
     diagnostics_max_wait_ms: int = _opt(
         1000, "but no later than this after the first unanalysed edit")
     publish_window_ms: float = _opt(
-        3.0, "a busy room broadcasts its commits at most once per this many ms (0: each at once)")
+        10.0, "a busy room broadcasts its commits at most once per this many ms (0: each at once)")
     busy_authors: int = _opt(
         16, "a room is busy when more authors than this made its last 64 updates")
     per_message_deflate: bool = _opt(False, "negotiate permessage-deflate on WebSockets")
