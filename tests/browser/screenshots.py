@@ -1,12 +1,15 @@
 """Screenshots of the editor in light and dark (the room, the landing page, the name prompt and
-the room on a phone, a run reading the input box, a run stopped by the other person), with the
-browser set-up of the tests, kept in docs/screenshots/. Run `scripts/screenshots` (starts its
-own server), or `scripts/screenshots --url http://127.0.0.1:8000` against one already running."""
+the room on a phone, a run reading the input box, a run stopped by the other person, the
+history panel, the share dialog, the read-only viewer, diagnostics with the signature tooltip),
+with the browser set-up of the tests, kept in docs/screenshots/. Run `scripts/screenshots`
+(starts its own server), or `scripts/screenshots --url http://127.0.0.1:8000` against one
+already running."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +25,7 @@ from tests.browser.harness import (
     label_fade_script,
     launch_chromium,
 )
-from tests.support.live_server import REPO, launch
+from tests.support.live_server import REPO, launch, wait_completion_ready
 
 OUT = REPO / "docs" / "screenshots"
 SIZE: ViewportSize = {"width": 1280, "height": 760}
@@ -50,6 +53,23 @@ for i in range(times):
     print(f"{i + 1}. Hello, {name}!")
 '''
 
+SHAPES = '''def area(width: float, height: float) -> float:
+    """Width times height, in square units."""
+    return width * height
+
+
+rooms = {"kitchen": (3.5, 4), "hall": (1.2, 6)}
+'''
+
+# The history: Alice and Bob each add lines, in turns, so the slider has versions to cross.
+HISTORY_TURNS = (
+    ("Alice", 6, 'rooms["study"] = (3, 3.2)'),
+    ("Bob", 7, "total = sum(area(w, h) for w, h in rooms.values())"),
+    ("Alice", 8, 'print(f"{len(rooms)} rooms, {total:.1f} m²")'),
+    ("Bob", 9, "biggest = max(rooms, key=lambda r: area(*rooms[r]))"),
+    ("Alice", 10, 'print("biggest:", biggest)'),
+)
+
 COUNTER = '''import itertools
 
 for n in itertools.count():
@@ -71,12 +91,19 @@ async def open_room(
     scheme: ColorScheme,
     viewport: ViewportSize = SIZE,
 ) -> Page:
+    return await open_page(browser, f"{base}/r/{room}?name={name}", scheme, viewport)
+
+
+async def open_page(
+    browser: Browser, url: str, scheme: ColorScheme, viewport: ViewportSize = SIZE
+) -> Page:
+    """A room's page (or a read-only link's) in its own context, once it is online."""
     context = await browser.new_context(
         viewport=viewport, color_scheme=scheme, device_scale_factor=1
     )
     await context.add_init_script(KEEP_LABELS)
     page = await context.new_page()
-    await page.goto(f"{base}/r/{room}?name={name}")
+    await page.goto(url)
     online = expect(page.locator(".room-page"))
     await online.to_have_attribute("data-conn", "online", timeout=WAIT_MS)
     return page
@@ -153,6 +180,11 @@ async def shoot_runs(browser: Browser, base: str, scheme: ColorScheme) -> None:
     room = await create_room(Base(base), GREETER, name="Greeter")
     alice = await open_room(browser, base, room, "Alice", scheme)
     bob = await open_room(browser, base, room, "Bob", scheme)
+    # Bob at the end of line 2: his label sits above it, past the end of line 1 (at the start
+    # of the document it would sit below his caret, over line 2's code).
+    await bob.locator(".cm-line").nth(1).click()
+    await bob.keyboard.press("End")
+    await expect(alice.locator(".cm-remote-label")).to_be_visible(timeout=WAIT_MS)
     await alice.get_by_role("textbox", name="Input").fill("Ada\n3\n")
     await alice.get_by_role("button", name="Run").click()
     status = alice.locator(".output-status")
@@ -174,6 +206,98 @@ async def shoot_runs(browser: Browser, base: str, scheme: ColorScheme) -> None:
     await bob.context.close()
 
 
+async def type_line(page: Page, after_line: int, text: str) -> None:
+    """A new line under line `after_line` (1-based), typed as a person would."""
+    await page.locator(".cm-line").nth(after_line - 1).click()
+    await page.keyboard.press("End")
+    await page.keyboard.press("Enter")
+    await page.keyboard.press("Shift+Home")  # no auto-indent carried over
+    await page.keyboard.type(text, delay=5)
+
+
+async def settled(page: Page) -> None:
+    await page.wait_for_function("() => window.pairpad.settled()", timeout=WAIT_MS)
+
+
+async def shoot_history(browser: Browser, base: str, scheme: ColorScheme) -> None:
+    """The history panel half-way along the slider, the authors' gutter in the live editor."""
+    room = await create_room(Base(base), SHAPES, name="Floor plan")
+    pages = {name: await open_room(browser, base, room, name, scheme) for name in ("Alice", "Bob")}
+    for name, line, text in HISTORY_TURNS:
+        await type_line(pages[name], line, text)
+        await settled(pages[name])
+        for other in pages.values():
+            await other.wait_for_function(
+                "t => window.pairpad.doc().includes(t)", arg=text, timeout=WAIT_MS)
+    alice = pages["Alice"]
+    await alice.get_by_role("button", name="History").click()
+    panel = alice.locator(".history-panel")
+    bobs = alice.locator(".editor-pane .cm-author-mark[title^='Bob']")
+    await expect(bobs).to_have_count(2, timeout=WAIT_MS)
+    slider = alice.locator(".history-slider")
+    await expect(slider).not_to_have_attribute("max", "0", timeout=WAIT_MS)
+    middle = int(await slider.get_attribute("max") or "0") // 2
+    await slider.evaluate(
+        "(el, at) => { el.value = String(at); el.dispatchEvent(new Event('input')); }", middle)
+    await expect(panel.locator(".history-label")).to_contain_text("Version", timeout=WAIT_MS)
+    preview = alice.locator(".history-preview")
+    await expect(preview).not_to_have_attribute("data-version", re.compile(r"^x"), timeout=WAIT_MS)
+    await alice.mouse.move(0, 0)
+    await alice.screenshot(path=str(OUT / f"history-{scheme}.png"))
+    for page in pages.values():
+        await page.context.close()
+
+
+async def shoot_sharing(browser: Browser, base: str, scheme: ColorScheme) -> None:
+    """The share dialog with a link; the viewer's page (its badge) while Alice types; Alice's
+    people list with the viewer counted."""
+    room = await create_room(Base(base), SHAPES, name="Floor plan")
+    alice = await open_room(browser, base, room, "Alice", scheme)
+    await alice.get_by_role("button", name="Share read-only link").click()
+    dialog = alice.get_by_role("dialog", name="Share read-only link")
+    await dialog.get_by_role("button", name="New read-only link").click()
+    field = dialog.get_by_label("Read-only link", exact=True)
+    await expect(field).to_have_value(re.compile(r"/v/[A-Za-z0-9_-]+$"), timeout=WAIT_MS)
+    url = await field.input_value()
+    await alice.screenshot(path=str(OUT / f"share-{scheme}.png"))
+    await dialog.get_by_role("button", name="Close").click()
+
+    viewer = await open_page(browser, f"{url}?name=Val", scheme)
+    await expect(viewer.locator(".viewer-badge")).to_have_text("Viewer · read-only")
+    await expect(alice.locator(".people-panel .watching")).to_have_text(" · 1 watching",
+                                                                        timeout=WAIT_MS)
+    # Under a blank line, so that her label above the caret hides no code.
+    await type_line(alice, 7, 'print(area(*rooms["kitch')
+    await viewer.wait_for_function(
+        "() => window.pairpad.doc().includes('rooms[\"kitch')", timeout=WAIT_MS)
+    await expect(viewer.locator(".cm-remote-label")).to_have_count(1, timeout=WAIT_MS)
+    await viewer.screenshot(path=str(OUT / f"viewer-{scheme}.png"))
+    await viewer.context.close()
+    await alice.context.close()
+
+
+async def shoot_language(browser: Browser, base: str, scheme: ColorScheme) -> None:
+    """An unused import and an undefined name underlined, the signature tooltip while typing
+    (over the blank lines above it, clear of the underlines)."""
+    code = "import os\n\n" + SHAPES + "print(rooms[kitchen])\n"
+    room = await create_room(Base(base), code, name="Floor plan")
+    alice = await open_room(browser, base, room, "Alice", scheme)
+    errors = alice.locator(".cm-lintRange-error")
+    await expect(errors).to_have_text("kitchen", timeout=WAIT_MS)
+    await expect(alice.locator(".cm-lintRange-warning")).to_have_text("os")
+    await type_line(alice, 7, "print(area(")
+    tooltip = alice.locator(".cm-signature")
+    await expect(tooltip.locator(".cm-signature-active")).to_contain_text("width", timeout=WAIT_MS)
+    await alice.keyboard.type("2.5, ")
+    await expect(tooltip.locator(".cm-signature-active")).to_contain_text("height",
+                                                                         timeout=WAIT_MS)
+    # The half-typed call's own diagnostics gone: only the undefined name stays underlined.
+    await settled(alice)
+    await expect(errors).to_have_text("kitchen", timeout=WAIT_MS)
+    await alice.screenshot(path=str(OUT / f"language-{scheme}.png"))
+    await alice.context.close()
+
+
 async def main(url: str | None) -> None:
     build_editor()
     with tempfile.TemporaryDirectory() as tmp:
@@ -184,9 +308,13 @@ async def main(url: str | None) -> None:
                 browser = await launch_chromium(playwright)
                 try:
                     await wait_completions_warm(base)
+                    await asyncio.to_thread(wait_completion_ready, base)
                     for scheme in ("light", "dark"):
                         await shoot(browser, base, scheme)
                         await shoot_runs(browser, base, scheme)
+                        await shoot_history(browser, base, scheme)
+                        await shoot_sharing(browser, base, scheme)
+                        await shoot_language(browser, base, scheme)
                 finally:
                     await browser.close()
         finally:
