@@ -186,9 +186,11 @@ class Room {
     /** @type {HTMLButtonElement} */
     this.historyButton = h("button", { type: "button", "aria-pressed": "false", onclick: () => this.history.toggle() }, "History");
     /** @type {HTMLButtonElement} */
-    this.downloadButton = h("button", { type: "button", onclick: () => this.download() }, "Download .py");
+    this.downloadButton = h("button", { type: "button", "aria-label": "Download .py", onclick: () => this.download() },
+      h("span", { class: "wide-only" }, "Download .py"), h("span", { class: "narrow-only" }, "Download"));
     /** @type {HTMLButtonElement} */
-    this.shareButton = h("button", { type: "button", onclick: () => openShareDialog(this.roomId), title: "A link to watch this room without editing it" }, "Share read-only link");
+    this.shareButton = h("button", { type: "button", "aria-label": "Share read-only link", onclick: () => openShareDialog(this.roomId), title: "A link to watch this room without editing it" },
+      h("span", { class: "wide-only" }, "Share read-only link"), h("span", { class: "narrow-only" }, "Share"));
     /** @type {HTMLSpanElement} */
     this.viewerBadge = h("span", { class: "viewer-badge", title: "You are watching through a read-only link: you cannot edit or run." }, "Viewer · read-only");
     const actions = this.viewer
