@@ -75,7 +75,8 @@ async def test_the_room_on_a_phone_puts_the_editor_first_and_overlaps_nothing(
     # The buttons take two rows at most (shorter labels on phones), so the editor starts high.
     button_rows = {round(b["y"]) for b in found if b["name"].startswith(".actions button")}
     assert len(button_rows) <= 2, button_rows
-    await expect(page.get_by_role("button", name="Share read-only link")).to_have_text("Share", use_inner_text=True)
+    share = page.get_by_role("button", name="Share read-only link")
+    await expect(share).to_have_text("Share", use_inner_text=True)
 
     top = {b["name"]: b for b in found}
     editor, output = top[".editor-pane[0]"], top[".output[0]"]
