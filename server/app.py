@@ -25,8 +25,6 @@ from editor_core.execution import ExecutionLimits, ExecutionService
 from server import admin, history, models, openapi, routes
 from server.admin_token import admin_digest
 from server.asgi import PairpadApp, SocketRoute
-from server.bus import Bus
-from server.cluster import Cluster
 from server.config import Settings, is_postgres, mask_url
 from server.errors import EXCEPTION_HANDLERS, error_body
 from server.hub import Hub
@@ -112,6 +110,10 @@ def create_app(settings: Settings, *, execution: Runner | None = None,
         hub = Hub(Services(settings, store, runner, completer, metrics))
         app.state.hub = hub
         if settings.redis:
+            # redis only where a cluster is configured (docs/performance-collab.md "Idle
+            # connections": ~8 MiB of every process otherwise)
+            from server.bus import Bus
+            from server.cluster import Cluster
             hub.cluster = Cluster(await Bus.open(settings.redis), hub)
             hub.cluster.start()
             log.info("event=cluster.joined process=%s", hub.cluster.id)

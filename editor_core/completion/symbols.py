@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from parso.grammar import load_grammar
-
 from editor_core.completion.model import Symbols
 from editor_core.positions import utf16_to_line_col
 
@@ -33,6 +31,10 @@ _NO_END = 1 << 62
 
 def parse(code: str) -> Any:
     """parso's error-tolerant tree of `code` (never raises on bad syntax)."""
+    # Imported on first use: the server process parses only while Jedi warms up, and parso
+    # costs ~8 MiB of its resident memory (docs/performance-collab.md "Idle connections").
+    from parso.grammar import load_grammar
+
     return load_grammar().parse(code, error_recovery=True)
 
 
