@@ -153,6 +153,7 @@ class Connection:
             self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
             await asyncio.wait_for(self._task, timeout=2.0)
+        self.closed.set()  # a sender cancelled before its first step never ran its `finally`
         if self._close is not None and self._close[0] == CloseCode.TRY_AGAIN_LATER:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.websocket.close(*self._close), timeout=1.0)
