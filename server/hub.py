@@ -219,8 +219,9 @@ class Hub:
         await self.services.store.delete_room(room_id)
         log.info("event=room.deleted room=%s", room_id)
 
-    async def sweep(self, now: float | None = None) -> None:
-        """Unload idle rooms from memory; delete rooms idle past `room_idle_days`."""
+    async def sweep(self, now: float | None = None, wall: datetime | None = None) -> None:
+        """Unload idle rooms from memory; delete rooms idle past `room_idle_days`. `now` (loop
+        time) and `wall` (UTC) default to the present; tests pass them to be exact."""
         loop_now = asyncio.get_running_loop().time() if now is None else now
         for room in list(self.rooms.values()):
             idle = room.idle_since
@@ -237,7 +238,7 @@ class Hub:
                     del relays[room_id]
         days = self.settings.room_idle_days
         if days > 0:
-            cutoff = iso(datetime.now(UTC) - timedelta(days=days))
+            cutoff = iso((wall or datetime.now(UTC)) - timedelta(days=days))
             for room_id in await self.services.store.idle_rooms(cutoff):
                 loaded = self.rooms.get(room_id)
                 if loaded is not None and loaded.connections:

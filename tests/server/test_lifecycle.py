@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from starlette.testclient import TestClient
 
 from server.hub import Hub
@@ -33,7 +35,9 @@ def test_idle_rooms_are_unloaded_and_come_back(make_client: ClientFactory) -> No
 def test_rooms_idle_past_the_limit_are_deleted(make_client: ClientFactory) -> None:
     client = make_client(room_idle_days=1e-12)
     room_id = new_room(client, "old")
-    client.portal.call(hub_of(client).sweep)  # type: ignore[union-attr]
+    # A second on, so the room is past the limit even when it was made in this millisecond.
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    client.portal.call(hub_of(client).sweep, None, later)  # type: ignore[union-attr]
     assert client.get(f"/rooms/{room_id}").status_code == 404
     assert client.get("/admin/rooms", headers=ADMIN).json()["total"] == 0
 
