@@ -157,11 +157,17 @@ class Cadence:
     than `busy_authors` distinct authors made the room's last `recent` updates, at most one
     `code_update` per `window` seconds, so each peer gets one frame with several updates
     instead of several frames. A quiet room, or the first commit after a quiet `window`, is
-    published at once. `window` 0 publishes every commit at once."""
+    published at once. `window` 0 publishes every commit at once. With `min_batch` > 0 a
+    commit waits only while the room's recent update rate (an average of the gaps between
+    committed updates, `smoothing` per update) brings at least `min_batch` updates per
+    `window`: a wait that would batch little costs latency for nothing (docs/
+    performance-collab.md "Lever 2b"). `min_batch` 0: every busy window waits."""
 
     window: float = 0.0
     busy_authors: int = 16
     recent: int = 64
+    min_batch: float = 0.0
+    smoothing: float = 0.0625
 
 
 class _Pushers:
@@ -231,6 +237,8 @@ class RoomSession(Generic[P]):
         self._cadence = cadence
         self._pushers = _Pushers(cadence.recent)
         self._published_at = float("-inf")  # when the last `code_update` went out
+        self._committed_at: float | None = None  # when `committed` last moved, with a time
+        self.update_gap = float("inf")  # the average seconds between committed updates
         # Viewers (docs/protocol.md "Read-only links"): clientId → the link they came through.
         self._viewers: dict[str, str] = {}
         # The last `diagnostics` frame sent: what a late joiner gets after `init` while it is
@@ -349,9 +357,22 @@ class RoomSession(Generic[P]):
         return [Persist(outcome.accepted, outcome.base_version, self.authority.text,
                         self.authority.length, now, author)]
 
-    def committed(self, version: int) -> None:
-        """The store made every update up to `version` durable; `publish` sends them."""
-        self._committed = max(self._committed, version)
+    def committed(self, version: int, now: float | None = None) -> None:
+        """The store made every update up to `version` durable; `publish` sends them. `now`
+        (`publish_delay`'s clock) feeds the update rate that `Cadence.min_batch` reads."""
+        count = version - self._committed
+        if count <= 0:
+            return
+        self._committed = version
+        if now is None:
+            return
+        if self._committed_at is not None:
+            # Each of the `count` updates is one sample of the gap `elapsed / count`.
+            gap = (now - self._committed_at) / count
+            weight = 1 - (1 - self._cadence.smoothing) ** count
+            self.update_gap = (gap if self.update_gap == float("inf")
+                               else self.update_gap + weight * (gap - self.update_gap))
+        self._committed_at = now
 
     @property
     def busy(self) -> bool:
@@ -360,10 +381,14 @@ class RoomSession(Generic[P]):
 
     def publish_delay(self, now: float) -> float:
         """Seconds (on the clock of `publish`'s `now`) to wait before calling `publish` for
-        what is committed: 0 in a quiet room or once the busy room's window since the last
-        `code_update` is over. Never delays anything but the broadcast of committed updates."""
-        if self._cadence.window <= 0 or not self.busy:
+        what is committed: 0 in a quiet room, in a busy one whose update rate is below
+        `cadence.min_batch` per window, or once the window since the last `code_update` is
+        over. Never delays anything but the broadcast of committed updates."""
+        cadence = self._cadence
+        if cadence.window <= 0 or not self.busy:
             return 0.0
+        if cadence.min_batch > 0 and self.update_gap * cadence.min_batch > cadence.window:
+            return 0.0  # too few updates expected within a window to be worth the wait
         return max(0.0, self._published_at + self._cadence.window - now)
 
     def publish(self, now: float = float("-inf")) -> list[Effect[P]]:

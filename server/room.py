@@ -87,7 +87,8 @@ class Room:
             authority, max_peers=settings.max_participants,
             output_cap=settings.run_output_bytes, limits=settings.limits(), last_run=last_run,
             max_stdin_bytes=settings.run_stdin_bytes,
-            cadence=Cadence(settings.publish_window_ms / 1000, settings.busy_authors))
+            cadence=Cadence(settings.publish_window_ms / 1000, settings.busy_authors,
+                            min_batch=settings.publish_min_batch))
         self.idle_since: float | None = None
         self._pending: asyncio.Future[None] | None = None
         self._publish_timer: asyncio.Handle | None = None
@@ -331,11 +332,11 @@ class Room:
             else:
                 self.fail(CloseCode.INTERNAL_ERROR, "store commit failed")
             return
-        self.session.committed(upto)
+        loop = asyncio.get_running_loop()
+        self.session.committed(upto, loop.time())
         if self._publish_timer is None:
             # Publish after every callback of this commit ran: one frame for all of them; in a
             # busy room, after the commits of the rest of its window too.
-            loop = asyncio.get_running_loop()
             delay = self.session.publish_delay(loop.time())
             self._publish_timer = (loop.call_later(delay, self._publish) if delay > 0
                                    else loop.call_soon(self._publish))

@@ -104,3 +104,57 @@ def test_without_a_window_every_commit_is_published_at_once() -> None:
         deliver(session.publish(1.0))
     assert session.busy
     assert [len(f["updates"]) for f in updates(peers[5])] == [1] * 5
+
+
+def test_with_min_batch_a_busy_room_waits_only_while_its_update_rate_fills_a_window() -> None:
+    # Window 10 ms, min_batch 2: a commit waits only while updates come at least every 5 ms.
+    session: RoomSession[Peer] = RoomSession(
+        INFO, Authority("", 0), max_peers=50, output_cap=8, limits=LIMITS,
+        cadence=Cadence(0.010, busy_authors=3, min_batch=2, smoothing=0.5))
+    peers = join(session, 6)
+    observer = peers[5]
+
+    def commit_at(now: float, peer: Peer) -> float:
+        session.committed(push(session, peer), now)
+        return session.publish_delay(now)
+
+    # One update every 10 ms (100 per second): busy, but a window would hold ~1 update.
+    for i in range(5):
+        assert commit_at(1.0 + 0.010 * i, peers[i % 5]) == 0
+        deliver(session.publish(1.0 + 0.010 * i))
+    assert session.busy
+    assert session.update_gap == pytest.approx(0.010)
+    # The rate climbs to one update every 2 ms: the average crosses 5 ms and commits wait.
+    delays = []
+    for i in range(1, 9):
+        now = 1.04 + 0.002 * i
+        delays.append(commit_at(now, peers[i % 5]))
+        if delays[-1] == 0:
+            deliver(session.publish(now))
+    assert session.update_gap < 0.005
+    assert delays[0] == 0
+    assert delays[-1] > 0
+    # A quiet spell (one commit 200 ms later) lifts the average again: published at once.
+    assert commit_at(1.256, peers[0]) == 0
+    deliver(session.publish(1.256))
+    assert session.settled
+    # Every committed update went out, in order, once; the held ones in shared frames.
+    sent = [u["clientId"] for f in updates(observer) for u in f["updates"]]
+    assert len(sent) == session.version == 14
+    assert any(len(f["updates"]) > 1 for f in updates(observer))
+
+
+def test_a_group_commit_counts_each_of_its_updates_in_the_rate() -> None:
+    session: RoomSession[Peer] = RoomSession(
+        INFO, Authority("", 0), max_peers=50, output_cap=8, limits=LIMITS,
+        cadence=Cadence(0.010, busy_authors=1, min_batch=2, smoothing=1.0))
+    peers = join(session, 4)
+    session.committed(push(session, peers[0]), 1.0)
+    assert session.update_gap == float("inf")  # no gap seen yet: never waits
+    assert session.publish_delay(1.0) == 0
+    for peer in peers[1:]:
+        push(session, peer)
+    session.committed(session.authority.version, 1.009)  # 3 updates in one commit: 3 ms each
+    assert session.update_gap == pytest.approx(0.003)
+    session.committed(session.authority.version, 2.0)  # nothing new: no sample
+    assert session.update_gap == pytest.approx(0.003)
