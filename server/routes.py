@@ -99,31 +99,30 @@ async def diagnostics(request: Request) -> Response:
     return JSONResponse({"items": dump_diagnostics(items)})
 
 
-async def signature(request: Request) -> Response:
+async def _code_at_cursor(request: Request, model: type[SignatureRequest]
+                          ) -> tuple[Hub, str, int]:
+    """The hub, code and cursor of a `/signature`, `/hover` or `/definition` request, the cursor
+    clamped as for `/autocomplete`."""
     hub = hub_of(request)
-    body = await parse_json(request, SignatureRequest, hub.settings.max_request_bytes)
+    body = await parse_json(request, model, hub.settings.max_request_bytes)
     check_code_size(body.code, hub.settings.max_code_length)
-    position = snap_utf16(body.code, body.cursor_position)  # as for /autocomplete
-    found = await hub.services.completion.signatures(body.code, position)
+    return hub, body.code, snap_utf16(body.code, body.cursor_position)
+
+
+async def signature(request: Request) -> Response:
+    hub, code, position = await _code_at_cursor(request, SignatureRequest)
+    found = await hub.services.completion.signatures(code, position)
     return JSONResponse({"signatures": dump_signatures(found)})
 
 
 async def hover(request: Request) -> Response:
-    hub = hub_of(request)
-    body = await parse_json(request, HoverRequest, hub.settings.max_request_bytes)
-    check_code_size(body.code, hub.settings.max_code_length)
-    position = snap_utf16(body.code, body.cursor_position)  # as for /autocomplete
-    found = await hub.services.completion.hover(body.code, position)
-    return JSONResponse(dump_hover(found))
+    hub, code, position = await _code_at_cursor(request, HoverRequest)
+    return JSONResponse(dump_hover(await hub.services.completion.hover(code, position)))
 
 
 async def definition(request: Request) -> Response:
-    hub = hub_of(request)
-    body = await parse_json(request, DefinitionRequest, hub.settings.max_request_bytes)
-    check_code_size(body.code, hub.settings.max_code_length)
-    position = snap_utf16(body.code, body.cursor_position)  # as for /autocomplete
-    found = await hub.services.completion.definition(body.code, position)
-    return JSONResponse(dump_definition(found))
+    hub, code, position = await _code_at_cursor(request, DefinitionRequest)
+    return JSONResponse(dump_definition(await hub.services.completion.definition(code, position)))
 
 
 async def execute(request: Request) -> Response:
