@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import websockets
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from editor_core.close_codes import CloseCode
@@ -26,6 +25,7 @@ from tests.support.cluster_process import launch_member
 from tests.support.live_server import LiveServer
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer
+from tests.support.ws_frames import next_of
 
 DEADLINE_S = 90.0
 INITIAL = "class Box:\n    size = 1  # é 😀\n"
@@ -52,13 +52,6 @@ async def owner_of(redis: RedisServer, members: list[LiveServer], room_id: str) 
     assert isinstance(owner, bytes), "nobody owns the room"
     [member] = [m for m in members if process_id(m) == owner.decode()]
     return member
-
-
-async def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
-    while True:
-        frame: dict[str, Any] = json.loads(await ws.recv())
-        if frame["type"] == kind:
-            return frame
 
 
 async def pull_when_served(member: LiveServer, room_id: str,

@@ -13,13 +13,12 @@ from typing import Any
 
 import asyncpg
 import websockets
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
 from editor_core.close_codes import CloseCode
 from tests.live.sim import create_room, get_room
 from tests.support.cluster_fixtures import MemberFactory
 from tests.support.postgres_server import PostgresServer
+from tests.support.ws_frames import closed_with, next_of
 
 DEADLINE_S = 30.0
 
@@ -31,21 +30,6 @@ def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int
     with urllib.request.urlopen(request, timeout=10) as response:
         raw = response.read()
         return response.status, json.loads(raw) if raw else None
-
-
-async def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
-    while True:
-        frame: dict[str, Any] = json.loads(await ws.recv())
-        if frame["type"] == kind:
-            return frame
-
-
-async def closed_with(ws: ClientConnection) -> int | None:
-    try:
-        while True:
-            await ws.recv()
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd is not None else None
 
 
 async def test_revoking_on_one_process_closes_viewers_on_the_other(

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import websockets
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from editor_core.close_codes import CloseCode
@@ -26,6 +25,7 @@ from tests.support.live_server import LiveServer
 from tests.support.nginx import nginx
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer
+from tests.support.ws_frames import next_of
 
 DEADLINE_S = 60.0
 PROGRAM = "print('started', flush=True)\nwhile True:\n    pass\n"
@@ -47,13 +47,6 @@ def members(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer,
 
 def logs(members: list[LiveServer]) -> str:
     return "\n".join(f"--- {m.url}\n{m.log_text()[-3000:]}" for m in members)
-
-
-async def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
-    while True:
-        frame: dict[str, Any] = json.loads(await ws.recv())
-        if frame["type"] == kind:
-            return frame
 
 
 def admin(method: str, url: str) -> tuple[int, Any]:

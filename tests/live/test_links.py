@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 import websockets
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from editor_core.changeset import ChangeSet
 from editor_core.close_codes import CloseCode
 from tests.live.sim import Crowd, LogView, SimEditor, create_room, get_room, pull_log, replay
 from tests.support.live_server import LiveServer, live_server
+from tests.support.ws_frames import closed_with, next_of
 
 pytestmark = pytest.mark.live
 
@@ -53,22 +53,6 @@ def page_status(url: str) -> int:
 
 async def rest(method: str, url: str, body: Frame | None = None) -> tuple[int, Any]:
     return await asyncio.to_thread(http, method, url, body)
-
-
-async def next_of(ws: ClientConnection, kind: str) -> Frame:
-    while True:
-        frame: Frame = json.loads(await ws.recv())
-        if frame["type"] == kind:
-            return frame
-
-
-async def closed_with(ws: ClientConnection) -> int | None:
-    """Read until the server closes `ws`; its close code."""
-    try:
-        while True:
-            await ws.recv()
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd is not None else None
 
 
 async def test_every_route_and_error_over_http(server: LiveServer) -> None:

@@ -7,25 +7,17 @@ import asyncio
 import json
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 import websockets
-from websockets.asyncio.client import ClientConnection
 
 from editor_core.close_codes import CloseCode
 from tests.support.live_server import live_server
+from tests.support.ws_frames import next_of
 
 pytestmark = pytest.mark.live
 
 PROGRAM = "print('started', flush=True)\nwhile True:\n    pass\n"
-
-
-async def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
-    while True:
-        frame: dict[str, Any] = json.loads(await ws.recv())
-        if frame["type"] == kind:
-            return frame
 
 
 def test_run_lock_and_stop_over_real_sockets(tmp_path: Path) -> None:
