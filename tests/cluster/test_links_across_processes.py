@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
-from typing import Any
 
 import asyncpg
 import websockets
@@ -17,19 +15,11 @@ import websockets
 from editor_core.close_codes import CloseCode
 from tests.live.sim import create_room, get_room
 from tests.support.cluster_fixtures import MemberFactory
+from tests.support.http_json import http
 from tests.support.postgres_server import PostgresServer
 from tests.support.ws_frames import closed_with, next_of
 
 DEADLINE_S = 30.0
-
-
-def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-        return response.status, json.loads(raw) if raw else None
 
 
 async def test_revoking_on_one_process_closes_viewers_on_the_other(

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from tests.support.http_json import http, rest
 from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.live
@@ -23,22 +22,6 @@ pytestmark = pytest.mark.live
 ENV = {"PAIRPAD_KEYFRAME_INTERVAL": "3", "PAIRPAD_HISTORY_UPDATES": "4",
        "PAIRPAD_MAX_REQUEST_BYTES": "4096"}
 INITIAL = "first\n"
-
-
-def _call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.loads(error.read())
-
-
-async def call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    return await asyncio.to_thread(_call, method, url, body)
 
 
 async def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
@@ -60,7 +43,7 @@ async def type_line(ws: ClientConnection, version: int, length: int, line: str) 
 async def test_history_routes_over_real_sockets(tmp_path: Path) -> None:
     with live_server(tmp_path, env=ENV) as server:
         base = server.url
-        status, room = await call("POST", f"{base}/rooms", {"code": INITIAL})
+        status, room = await rest("POST", f"{base}/rooms", {"code": INITIAL})
         assert status == 201
         rooms = f"{base}/rooms/{room['roomId']}"
         async with websockets.connect(f"{server.ws_url}/ws/{room['roomId']}/ann?name=Ann") as ann, \
@@ -74,7 +57,7 @@ async def test_history_routes_over_real_sockets(tmp_path: Path) -> None:
                 texts.append(f"{texts[-1]}{name}{version}\n")
                 await next_of(bob if ws is ann else ann, "code_update")
 
-            status, page = await call("GET", f"{rooms}/history")
+            status, page = await rest("GET", f"{rooms}/history")
             assert status == 200
             assert page["version"] == 12
             assert [e["version"] for e in page["entries"][:4]] == [12, 11, 10, 9]
@@ -87,20 +70,20 @@ async def test_history_routes_over_real_sockets(tmp_path: Path) -> None:
             older = [e for e in page["entries"] if e["version"] <= oldest]
             assert older
             assert all(e["updates"] >= 1 for e in older)
-            status, paged = await call("GET", f"{rooms}/history?before=10&limit=2")
+            status, paged = await rest("GET", f"{rooms}/history?before=10&limit=2")
             assert [e["version"] for e in paged["entries"]] == [9, 8]
 
             for version in [0, *range(oldest, 13), *(e["version"] for e in older)]:
-                status, got = await call("GET", f"{rooms}/versions/{version}")
+                status, got = await rest("GET", f"{rooms}/versions/{version}")
                 assert (status, got["code"], got["version"]) == (200, texts[version], version)
             gone = next(v for v in range(1, oldest)
                         if v not in {e["version"] for e in older})
-            status, error = await call("GET", f"{rooms}/versions/{gone}")
+            status, error = await rest("GET", f"{rooms}/versions/{gone}")
             assert (status, error["error"]["code"]) == (410, "history_gone")
-            status, error = await call("GET", f"{rooms}/versions/13")
+            status, error = await rest("GET", f"{rooms}/versions/13")
             assert (status, error["error"]["code"]) == (404, "version_not_found")
 
-            status, blame = await call("GET", f"{rooms}/blame")
+            status, blame = await rest("GET", f"{rooms}/blame")
             assert status == 200
             assert blame["version"] == 12
             authors = [line["author"] for line in blame["lines"]]
@@ -110,7 +93,7 @@ async def test_history_routes_over_real_sockets(tmp_path: Path) -> None:
             assert [line["line"] for line in blame["lines"]] == list(range(1, 15))
 
             # Restore version 0: one update to both editors, authored by the caller.
-            status, restored = await call("POST", f"{rooms}/restore",
+            status, restored = await rest("POST", f"{rooms}/restore",
                                           {"version": 0, "author": "Teacher"})
             assert (status, restored) == (200, {"version": 13, "restoredVersion": 0,
                                                 "changed": True})
@@ -118,24 +101,24 @@ async def test_history_routes_over_real_sockets(tmp_path: Path) -> None:
                 update = await next_of(ws, "code_update")
                 assert update["version"] == 12
                 assert len(update["updates"]) == 1
-            status, state = await call("GET", rooms)
+            status, state = await rest("GET", rooms)
             assert (state["code"], state["version"]) == (INITIAL, 13)
-            status, page = await call("GET", f"{rooms}/history?limit=1")
+            status, page = await rest("GET", f"{rooms}/history?limit=1")
             assert page["entries"][0]["author"] == "Teacher"
-            status, blame = await call("GET", f"{rooms}/blame")
+            status, blame = await rest("GET", f"{rooms}/blame")
             assert [line["author"] for line in blame["lines"]] == [None, "Teacher"]
 
             # Restoring what the document already is adds nothing.
-            status, same = await call("POST", f"{rooms}/restore", {"version": 13})
+            status, same = await rest("POST", f"{rooms}/restore", {"version": 13})
             assert (status, same) == (200, {"version": 13, "restoredVersion": 13,
                                             "changed": False})
-            status, page = await call("GET", f"{rooms}/history?limit=1")
+            status, page = await rest("GET", f"{rooms}/history?limit=1")
             assert page["version"] == 13
             assert page["entries"][0]["author"] == "Teacher"
             # And a restore is undone by restoring the version before it.
-            status, undone = await call("POST", f"{rooms}/restore", {"version": 12})
+            status, undone = await rest("POST", f"{rooms}/restore", {"version": 12})
             assert (status, undone["changed"], undone["version"]) == (200, True, 14)
-            status, state = await call("GET", rooms)
+            status, state = await rest("GET", rooms)
             assert state["code"] == texts[12]
             for ws in (ann, bob):
                 await next_of(ws, "code_update")
@@ -159,18 +142,7 @@ async def test_history_routes_over_real_sockets(tmp_path: Path) -> None:
             ("POST", f"/rooms/{room['roomId']}/restore", {"version": 0, "by": "Ann"},
              (422, "validation_error")),
         ]:
-            status, error = await call(method, base + path, body)
+            status, error = await rest(method, base + path, body)
             assert (status, error["error"]["code"]) == expected, (method, path, error)
-        status, error = await asyncio.to_thread(_raw_post, f"{rooms}/restore", b"{")
+        status, error = await asyncio.to_thread(http, "POST", f"{rooms}/restore", data=b"{")
         assert (status, error["error"]["code"]) == (400, "invalid_json")
-
-
-def _raw_post(url: str, data: bytes) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.loads(error.read())

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from editor_core.changeset import ChangeSet
 from editor_core.close_codes import CloseCode
 from tests.live.sim import Crowd, LogView, SimEditor, create_room, get_room, pull_log, replay
+from tests.support.http_json import http, rest
 from tests.support.live_server import LiveServer, live_server
 from tests.support.ws_frames import closed_with, next_of
 
@@ -33,26 +34,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield running
 
 
-def http(method: str, url: str, body: Frame | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def page_status(url: str) -> int:
     with urllib.request.urlopen(url, timeout=10) as response:
         status: int = response.status
         return status
-
-
-async def rest(method: str, url: str, body: Frame | None = None) -> tuple[int, Any]:
-    return await asyncio.to_thread(http, method, url, body)
 
 
 async def test_every_route_and_error_over_http(server: LiveServer) -> None:
