@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from editor_core.errors import PairpadError
 from server import messages
@@ -41,16 +43,18 @@ def dispatch(room: Room, peer: Peer, message: messages.ClientMessage) -> None:
         case messages.StopMessage():
             room.stop_run(peer, message.run_id)
         case messages.CompleteMessage():
-            # Off the receive loop: pushes keep flowing while Jedi thinks.
-            task = asyncio.get_running_loop().create_task(_complete(room, peer, message))
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
+            _off_the_receive_loop(_complete(room, peer, message))
         case messages.SignatureMessage() | messages.HoverMessage() | messages.DefinitionMessage():
-            task = asyncio.get_running_loop().create_task(_inspect(room, peer, message))
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
+            _off_the_receive_loop(_inspect(room, peer, message))
         case messages.PingMessage():
             peer.send('{"type":"pong"}')
+
+
+def _off_the_receive_loop(request: Coroutine[Any, Any, None]) -> None:
+    """Answer a request in a task of its own: pushes keep flowing while Jedi thinks."""
+    task = asyncio.get_running_loop().create_task(request)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
 
 
 async def _complete(room: Room, peer: Peer, message: messages.CompleteMessage) -> None:

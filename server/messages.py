@@ -61,36 +61,28 @@ class StopMessage(Message):
     run_id: StrictStr = Field(alias="runId")
 
 
-class CompleteMessage(Message):
+class Request(Message):
+    """A question about a place in the room's document, answered with its `id`."""
+
+    id: StrictStr = Field(max_length=200)
+    version: Version
+    position: Version
+
+
+class CompleteMessage(Request):
     type: Literal["complete"]
-    id: StrictStr = Field(max_length=200)
-    version: Version
-    position: Version
 
 
-class SignatureMessage(Message):
+class SignatureMessage(Request):
     type: Literal["signature"]
-    id: StrictStr = Field(max_length=200)
-    version: Version
-    position: Version
 
 
-class HoverMessage(Message):
+class HoverMessage(Request):
     type: Literal["hover"]
-    id: StrictStr = Field(max_length=200)
-    version: Version
-    position: Version
 
 
-class DefinitionMessage(Message):
+class DefinitionMessage(Request):
     type: Literal["definition"]
-    id: StrictStr = Field(max_length=200)
-    version: Version
-    position: Version
-
-
-# The messages answered with their request `id`.
-Request = CompleteMessage | SignatureMessage | HoverMessage | DefinitionMessage
 
 
 class PingMessage(Message):
