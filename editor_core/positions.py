@@ -56,8 +56,8 @@ def utf16_to_index(text: str, offset: int) -> int:
 
 def snap_utf16(text: str, offset: int) -> int:
     """The largest character boundary at or before `offset` (a non-negative UTF-16 offset):
-    the end for anything past it, a pair's start for its middle. LSP treats a position past
-    a line's end alike; REST completion takes any cursor this way (docs/protocol.md "REST")."""
+    the end for anything past it, a pair's start for its middle. A REST `cursorPosition` it
+    would move is refused (docs/protocol.md "REST")."""
     if text.isascii():
         return min(offset, len(text))
     units = 0

@@ -10,6 +10,7 @@ from editor_core.errors import Busy, TooLarge
 from editor_core.positions import snap_utf16, utf16_length
 from server import models
 from server.body import parse_json
+from server.errors import ValidationFailed
 from server.hub import Hub
 from server.models import (
     AutocompleteRequest,
@@ -32,6 +33,17 @@ from server.models import (
 def hub_of(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
+
+
+def check_cursor(code: str, position: int) -> int:
+    """`cursorPosition` as the contract takes it (docs/protocol.md "REST"): within
+    `0..len(code)` UTF-16 units and not inside a surrogate pair, else 422 `validation_error`."""
+    if snap_utf16(code, position) != position:
+        why = ("splits a surrogate pair" if position <= utf16_length(code)
+               else "must be within 0..len(code) in UTF-16 units")
+        raise ValidationFailed(f"cursorPosition {why}", details=[
+            {"loc": ["cursorPosition"], "message": why, "type": "out_of_range"}])
+    return position
 
 
 def check_code_size(code: str, limit: int) -> None:
@@ -79,9 +91,7 @@ async def autocomplete(request: Request) -> Response:
     hub = hub_of(request)
     body = await parse_json(request, AutocompleteRequest, hub.settings.max_request_bytes)
     check_code_size(body.code, hub.settings.max_code_length)
-    # A cursor past the end or inside a surrogate pair counts as the boundary before it, as LSP
-    # clamps positions: every request the schema allows gets an answer (docs/protocol.md).
-    position = snap_utf16(body.code, body.cursor_position)
+    position = check_cursor(body.code, body.cursor_position)
     result = await hub.services.completion.complete(body.code, position,
                                                      deadline_s=body.deadline_ms / 1000)
     if result is None:  # only while the engine shuts down: requests without a key stay current
@@ -102,11 +112,11 @@ async def diagnostics(request: Request) -> Response:
 async def _code_at_cursor(request: Request, model: type[SignatureRequest]
                           ) -> tuple[Hub, str, int]:
     """The hub, code and cursor of a `/signature`, `/hover` or `/definition` request, the cursor
-    clamped as for `/autocomplete`."""
+    checked as for `/autocomplete`."""
     hub = hub_of(request)
     body = await parse_json(request, model, hub.settings.max_request_bytes)
     check_code_size(body.code, hub.settings.max_code_length)
-    return hub, body.code, snap_utf16(body.code, body.cursor_position)
+    return hub, body.code, check_cursor(body.code, body.cursor_position)
 
 
 async def signature(request: Request) -> Response:

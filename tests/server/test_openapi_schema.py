@@ -190,9 +190,10 @@ def test_language_routes(client: TestClient, checked: Contract) -> None:
     assert post("/definition", {"code": code, "cursorPosition": 2}) == {"from": 0, "to": 1}
     assert post("/definition", {"code": code, "cursorPosition": 0}) == {
         "module": "os", "name": "getcwd"}
-    # A cursor past the end counts as the end, inside a surrogate pair as the pair's start.
-    assert post("/hover", {"code": code, "cursorPosition": 70})["from"] == 5
-    assert post("/hover", {"code": "😀", "cursorPosition": 1}) == {"contents": None}
+    # A cursor past the end or inside a surrogate pair is refused, as for /autocomplete.
+    for path in ("/signature", "/hover", "/definition"):
+        for bad in ({"code": code, "cursorPosition": 70}, {"code": "😀", "cursorPosition": 1}):
+            assert post(path, bad, 422)["error"]["code"] == "validation_error"
     for path in ("/signature", "/hover", "/definition"):
         assert post(path, {"code": code}, 422)["error"]["code"] == "validation_error"
         assert post(path, {"code": code, "cursorPosition": 1, "cursor": 1}, 422)["error"][

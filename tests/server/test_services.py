@@ -102,17 +102,22 @@ def test_autocomplete_bad_input(real: TestClient) -> None:
     assert error_code(response) == "unsupported_language"
 
 
-def test_autocomplete_takes_any_cursor_as_the_boundary_before_it(real: TestClient) -> None:
-    # LSP-style: past the end is the end; inside a surrogate pair is the pair's start.
-    def answer_from(code: str, position: int) -> int:
+def test_autocomplete_refuses_a_cursor_outside_the_code_or_inside_a_pair(
+        real: TestClient) -> None:
+    # docs/protocol.md "REST": outside 0..len(code) or splitting a surrogate pair is 422.
+    def refused(code: str, position: int) -> list[Any]:
         response = real.post("/autocomplete", json={"code": code, "cursorPosition": position,
                                                     "language": "python"})
-        assert response.status_code == 200, response.text
-        start: int = response.json()["from"]
-        return start
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_error"
+        loc: list[Any] = response.json()["error"]["details"][0]["loc"]
+        return loc
 
-    assert answer_from("import math\nmath.sq", 99) == len("import math\nmath.")
-    assert answer_from("xy😀", 3) == 0  # "xy" is the word before the pair
+    assert refused("import math\nmath.sq", 99) == ["cursorPosition"]
+    assert refused("xy😀", 3) == ["cursorPosition"]
+    edge = real.post("/autocomplete", json={"code": "xy😀", "cursorPosition": 4,
+                                            "language": "python"})
+    assert edge.status_code == 200, edge.text  # the end itself is a place
 
 
 def test_room_run_with_the_real_sandbox(real: TestClient, tmp_path: Path) -> None:
