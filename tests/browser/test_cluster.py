@@ -38,16 +38,19 @@ async def process_of(editor: Editor, members: list[LiveServer], marks: list[int]
 async def open_on_another_process(open_editor: OpenEditor, proxy: NginxProxy, room: str,
                                   members: list[LiveServer], taken: int, name: str) -> Editor:
     """Open `name`'s page through nginx until its WebSocket is on a member other than `taken`.
-    nginx (one worker) alternates exactly, so where a page's socket lands depends only on how
-    many requests went before it: when it lands on `taken`, one more request (`/health`) shifts
-    the next page load by one backend. Bounded: the first or the second page load works."""
-    for _attempt in range(3):
+    nginx (one worker) alternates backends per request, so where a page's socket lands depends
+    on how many requests went before it, and a page load's own count can vary (favicon, a
+    language request, a reconnect). After a landing on `taken`, one or two requests to `/health`
+    (alternately) change the parity of what went before, whichever parity a page load has.
+    Bounded: ten page loads."""
+    for attempt in range(10):
         marks = [len(member.log_text()) for member in members]
         editor = await open_editor(proxy, room, name)
         if await process_of(editor, members, marks) != taken:
             return editor
         await editor.context.close()
-        await asyncio.to_thread(http_request, "GET", f"{proxy.url}/health")
+        for _ in range(1 + attempt % 2):
+            await asyncio.to_thread(http_request, "GET", f"{proxy.url}/health")
     raise AssertionError(f"{name}'s page kept landing on member {taken}")
 
 

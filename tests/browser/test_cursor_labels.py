@@ -22,6 +22,21 @@ async def wait_label_shown(page: Page, name: str) -> None:
     )
 
 
+async def caret_box(page: Page) -> dict[str, float]:
+    """The remote caret's box, read in the page at a frame where it is laid out: a redraw of its
+    line (presence or participant updates) replaces the widget's element, so a box asked for
+    through a locator can find it detached."""
+    handle = await page.wait_for_function(
+        "() => { const c = document.querySelector('.cm-remote-caret');"
+        " const r = c && c.getBoundingClientRect();"
+        " return r && r.height > 0 ? {x: r.x, y: r.y, width: r.width, height: r.height} : null; }",
+        polling="raf",
+        timeout=WAIT_MS,
+    )
+    box: dict[str, float] = await handle.json_value()
+    return box
+
+
 async def test_labels_of_cursors_at_one_place_or_next_to_each_other_do_not_overlap(
     server: LiveServer, open_editor: OpenEditor
 ) -> None:
@@ -87,9 +102,7 @@ async def test_a_label_fades_after_the_delay_and_shows_again_on_hover_or_movemen
     await expect(label).to_be_hidden()
 
     # Hover over the caret: shown while the pointer stays; faded again after it leaves.
-    caret = alice.page.locator(".cm-remote-caret")
-    box = await caret.bounding_box()
-    assert box
+    box = await caret_box(alice.page)
     await alice.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     await expect(label).to_be_visible()
     await alice.page.mouse.move(5, 5)
