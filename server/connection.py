@@ -1,7 +1,7 @@
-"""One WebSocket peer: a bounded send queue drained by its own sender task
-(docs/architecture.md "One edit's journey", step 4). A broadcast only appends an
-already-encoded frame; a peer whose queue overflows is closed with 1013 (try again later) and
-never slows anyone else down."""
+"""One WebSocket peer: frames written straight to its socket while it takes them, else a bounded
+send queue drained by its own sender task (docs/architecture.md "One edit's journey", step 4).
+A broadcast never waits for a peer; a peer whose queue overflows is closed with 1013 (try again
+later) and never slows anyone else down."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from editor_core.close_codes import CloseCode
+from server.wire import SharedFrame, text_frame
+from server.ws_protocol import WRITE_FRAME, WriteFrame
 
 log = logging.getLogger("pairpad.ws")
 
@@ -84,6 +86,8 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._receiver: asyncio.Task[Any] | None = None
         self.dropped = False  # closed by the server as too slow
+        # The server's direct write (server/ws_protocol.py), when it offers one.
+        self._write: WriteFrame | None = websocket.scope.get("extensions", {}).get(WRITE_FRAME)
 
     @property
     def closing(self) -> bool:
@@ -95,9 +99,14 @@ class Connection:
         self._task = asyncio.create_task(self._sender(), name=f"ws-send-{self.client_id}")
 
     def send(self, frame: str) -> None:
-        """Queue an encoded frame; never waits. Overflow closes this connection alone."""
+        """Send an encoded frame: written at once when nothing is queued before it and the
+        socket takes it, else queued; never waits. Overflow closes this connection alone."""
         if self._close is not None:
             return
+        if not self._frames and self._write is not None:
+            wire = frame.wire() if isinstance(frame, SharedFrame) else text_frame(frame)
+            if wire is not None and self._write(wire):
+                return
         if len(self._frames) >= self._max_queue:
             log.warning("event=ws.too_slow room=%s client=%s queued=%d", self.room_id,
                         self.client_id, len(self._frames))
@@ -135,7 +144,9 @@ class Connection:
                     await self._wakeup
                     self._wakeup = None
                 while frames:
-                    await send({"type": "websocket.send", "text": frames.pop(0)})
+                    # Popped once written: a direct write waits while anything is queued.
+                    await send({"type": "websocket.send", "text": frames[0]})
+                    del frames[:1]
                 if self._close is not None:
                     await self.websocket.close(*self._close)
                     return

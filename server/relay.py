@@ -18,6 +18,7 @@ from editor_core.close_codes import CloseCode
 from editor_core.errors import ClientIdInUse, RoomFull
 from server.connection import Connection
 from server.errors import RoomMoved
+from server.wire import SharedFrame
 
 log = logging.getLogger("pairpad.relay")
 
@@ -152,7 +153,7 @@ class RelayRoom:
         for item in items:
             kind = item.get("t")
             if kind == "f":
-                text = item["x"]
+                text = SharedFrame(item["x"]) if len(item["to"]) > 1 else item["x"]
                 for conn_id in item["to"]:
                     conn = self._local.get(conn_id)
                     if conn is not None:

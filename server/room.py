@@ -53,7 +53,7 @@ from server.models import (
 )
 from server.services import Services
 from server.store import Fenced, RoomRecord, StoredUpdate
-from server.wire import encode
+from server.wire import SharedFrame, encode
 
 log = logging.getLogger("pairpad.room")
 
@@ -291,7 +291,7 @@ class Room:
         for effect in effects:
             match effect:
                 case Send(to, frame):
-                    text = encode(frame)
+                    text = SharedFrame(encode(frame)) if len(to) > 1 else encode(frame)
                     self.services.metrics.frames_out.inc(len(to))
                     for conn in to:
                         conn.send(text)

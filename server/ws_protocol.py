@@ -5,11 +5,13 @@ costs its protocol object, so every KiB kept here is a KiB times every open sock
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn._types import ASGIReceiveEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.protocol import Protocol
+from websockets.http11 import Request
+from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
 from websockets.streams import StreamReader
 
@@ -75,15 +77,43 @@ class Gate:
         await asyncio.shield(self._future)  # a cancelled waiter leaves the others waiting
 
 
+# The ASGI scope extension through which the app writes frames it already encoded.
+WRITE_FRAME = "pairpad.write_frame"
+
+WriteFrame = Callable[[bytes], bool]
+
+
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """Once the 101 response is written, drop the handshake's request and response (uvicorn
     reads them only before `websocket.accept`; the ASGI scope already holds what the app reads)
-    and the parser frame that still references the request."""
+    and the parser frame that still references the request.
+
+    And offer the app `write_frame` in the scope's extensions (`WRITE_FRAME`): a frame encoded
+    once for every receiver of a broadcast goes to the transport without an ASGI message, a
+    task switch or websockets framing it again per receiver."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Gate()  # type: ignore[assignment]
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # not set when the handshake was refused
+        if scope is not None:
+            scope["extensions"][WRITE_FRAME] = self.write_frame
+
+    def write_frame(self, wire: bytes) -> bool:
+        """Write one complete frame now; False, writing nothing, when it must go through the
+        ASGI send instead: not open (or closing), the transport's buffer full (the caller
+        queues, and uvicorn's send waits), or an extension (permessage-deflate) negotiated,
+        which would have to transform the payload."""
+        if (self.conn.state is not State.OPEN or self.close_sent or self.disconnected
+                or self.conn.extensions
+                or not self.writable.is_set() or self.transport.is_closing()):
+            return False
+        self.transport.write(wire)
+        return True
 
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after it wrote the accepted handshake's response.

@@ -81,8 +81,9 @@ def wait_for(condition: Any, what: str) -> None:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
+    # Deflate offered, as `--per-message-deflate` does; the clients choose.
     settings = replace(Settings(db=str(tmp_path / "db.sqlite"), admin_token="test-token"),
-                       host="127.0.0.1", port=0)
+                       host="127.0.0.1", port=0, per_message_deflate=True)
     app = create_app(settings, execution=FakeRunner(), completion=FakeCompleter())
     config = uvicorn_config(app, settings)
     assert config.ws is LeanWebSocketProtocol
@@ -203,3 +204,40 @@ async def test_the_gate_holds_writers_while_closed_and_a_cancelled_one_alone() -
     assert not third.done()
     gate.set()
     await asyncio.wait_for(third, DEADLINE_S)
+
+
+def test_broadcasts_are_written_directly_unless_deflate_was_negotiated(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broadcast reaches a plain client through `write_frame` (the frame encoded once) and a
+    permessage-deflate client through uvicorn's send, which compresses it; both read it."""
+    direct: list[bytes] = []
+    real_write = LeanWebSocketProtocol.write_frame
+
+    def counting(self: LeanWebSocketProtocol, wire: bytes) -> bool:
+        written = real_write(self, wire)
+        if written:
+            direct.append(wire)
+        return written
+
+    monkeypatch.setattr(LeanWebSocketProtocol, "write_frame", counting)
+    room_id = served.new_room()
+    with connect(served.ws(f"/ws/{room_id}/plain?name=P"), compression=None) as plain, \
+            connect(served.ws(f"/ws/{room_id}/zipped?name=Z")) as zipped, \
+            connect(served.ws(f"/ws/{room_id}/author?name=A"), compression=None) as author:
+        for ws in (plain, zipped, author):
+            assert json.loads(ws.recv(timeout=DEADLINE_S))["type"] == "init"
+        assert zipped.protocol.extensions  # permessage-deflate negotiated
+        direct.clear()
+        author.send(json.dumps({"type": "code_update", "version": 0,
+                                "updates": [{"changes": [2, [0, "cd"]]}]}))
+        for ws in (plain, zipped, author):
+            while (frame := json.loads(ws.recv(timeout=DEADLINE_S)))["type"] != "code_update":
+                pass  # participant updates
+            assert frame["version"] == 0
+            assert frame["updates"][0]["changes"] == [2, [0, "cd"]]
+        updates = [wire for wire in direct if b'"code_update"' in wire]
+        # One frame each to the plain client and the author, the same bytes object; none to the
+        # deflate client.
+        assert len(updates) == 2
+        assert updates[0] is updates[1]

@@ -11,24 +11,45 @@ from starlette.websockets import WebSocket
 
 from editor_core.close_codes import CloseCode
 from server.connection import Connection
+from server.wire import SharedFrame, text_frame
+from server.ws_protocol import WRITE_FRAME
 
 
 class FakeSocket:
-    """What the sender uses of a Starlette WebSocket: the ASGI send and `close`."""
+    """What the sender uses of a Starlette WebSocket: the ASGI send and `close`, and the scope,
+    which offers no direct write unless `direct` is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, direct: DirectWrites | None = None) -> None:
+        self.scope: dict[str, Any] = {"extensions": {}}
+        if direct is not None:
+            self.scope["extensions"][WRITE_FRAME] = direct.write
         self.texts: list[str] = []
+        self.sends_begun = 0
         self.closes: list[tuple[int, str]] = []
         self.reading = asyncio.Event()  # cleared: the peer stopped reading, sends wait
         self.reading.set()
 
     async def _send(self, message: dict[str, Any]) -> None:
+        self.sends_begun += 1
         await self.reading.wait()
         await asyncio.sleep(0)  # a real send may yield: frames queued meanwhile keep order
         self.texts.append(message["text"])
 
     async def close(self, code: int, reason: str = "") -> None:
         self.closes.append((code, reason))
+
+
+class DirectWrites:
+    """The server's `write_frame`: takes frames while `open`, else refuses (buffer full)."""
+
+    def __init__(self) -> None:
+        self.open = True
+        self.frames: list[bytes] = []
+
+    def write(self, wire: bytes) -> bool:
+        if self.open:
+            self.frames.append(wire)
+        return self.open
 
 
 def connection(socket: FakeSocket, max_queue: int = 100) -> Connection:
@@ -107,3 +128,55 @@ async def test_stop_on_an_idle_connection_marks_it_closed() -> None:
     await conn.stop()
     assert conn.closed.is_set()
     assert socket.closes == []
+
+
+async def test_frames_are_written_directly_while_the_socket_takes_them() -> None:
+    direct = DirectWrites()
+    sockets = [FakeSocket(direct), FakeSocket(direct)]
+    conns = [connection(socket) for socket in sockets]
+    for conn in conns:
+        conn.start()
+    broadcast = SharedFrame('{"type":"code_update"}')
+    for conn in conns:
+        conn.send(broadcast)
+    conns[0].send("just for you")
+    assert direct.frames == [text_frame(broadcast)] * 2 + [text_frame("just for you")]
+    assert direct.frames[0] is direct.frames[1]  # encoded once for both receivers
+    assert all(socket.texts == [] for socket in sockets)  # no ASGI message, no sender step
+    for conn in conns:
+        conn.close(CloseCode.GOING_AWAY)
+        await conn.stop()
+
+
+async def test_a_frame_never_overtakes_the_frames_queued_before_it() -> None:
+    direct = DirectWrites()
+    socket = FakeSocket(direct)
+    conn = connection(socket)
+    conn.start()
+    direct.open = False  # the transport's buffer is full
+    socket.reading.clear()
+    conn.send("q0")
+    await until(lambda: socket.sends_begun == 1)  # q0 in flight, nothing else queued
+    direct.open = True  # the socket drained, but q0 is not written yet
+    conn.send("q1")
+    assert direct.frames == []
+    socket.reading.set()
+    await until(lambda: len(socket.texts) == 2)
+    assert socket.texts == ["q0", "q1"]
+    conn.send("d0")  # the queue ran empty: written directly again
+    assert direct.frames == [text_frame("d0")]
+    conn.close(CloseCode.GOING_AWAY)
+    await conn.stop()
+    assert socket.closes == [(CloseCode.GOING_AWAY, "")]
+
+
+async def test_a_text_that_cannot_be_utf8_goes_the_asgi_way() -> None:
+    direct = DirectWrites()
+    socket = FakeSocket(direct)
+    conn = connection(socket)
+    conn.start()
+    conn.send(SharedFrame("\ud800"))
+    await until(lambda: len(socket.texts) == 1)
+    assert direct.frames == []
+    conn.close(CloseCode.GOING_AWAY)
+    await conn.stop()
