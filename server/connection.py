@@ -77,14 +77,15 @@ class Connection:
         self.connected_at = connected_at
         self.link_id = link_id  # a viewer's read-only link (docs/protocol.md "Read-only links")
         self._max_queue = max_queue
-        # A list and a bare future rather than a deque and an Event: an empty deque holds a
-        # 64-slot block (~760 B each, with the Event's), multiplied by every idle connection.
+        # A list rather than a deque: an empty deque holds a 64-slot block (~760 B), multiplied
+        # by every idle connection.
         self._frames: list[str] = []
-        self._wakeup: asyncio.Future[None] | None = None  # while the sender waits for frames
         self._close: tuple[int, str] | None = None
         self.closed = Flag()  # set once the close frame went out (or could not)
+        # The sender runs only while frames or the close wait, so an idle connection holds none.
         self._task: asyncio.Task[None] | None = None
-        self._receiver: asyncio.Task[Any] | None = None
+        self._receiver: asyncio.Task[Any] | None = None  # set by start()
+        self._broken = False  # a send failed: the peer is gone
         self.dropped = False  # closed by the server as too slow
         # The server's direct write (server/ws_protocol.py), when it offers one.
         self._write: WriteFrame | None = websocket.scope.get("extensions", {}).get(WRITE_FRAME)
@@ -94,14 +95,15 @@ class Connection:
         return self._close is not None
 
     def start(self) -> None:
-        """Start the sender; the calling task is the receive loop, cancelled on a drop."""
+        """Joined: from now on what cannot be written at once is sent by a sender task. The
+        calling task is the receive loop, cancelled on a drop."""
         self._receiver = asyncio.current_task()
-        self._task = asyncio.create_task(self._sender(), name=f"ws-send-{self.client_id}")
+        self._wake()
 
     def send(self, frame: str) -> None:
         """Send an encoded frame: written at once when nothing is queued before it and the
         socket takes it, else queued; never waits. Overflow closes this connection alone."""
-        if self._close is not None:
+        if self._close is not None or self._broken:
             return
         if not self._frames and self._write is not None:
             wire = frame.wire() if isinstance(frame, SharedFrame) else text_frame(frame)
@@ -128,42 +130,43 @@ class Connection:
             self._wake()
 
     def _wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+        """Start the sender if something waits for it and none runs (not before start())."""
+        if (self._task is None and self._receiver is not None
+                and (self._frames or self._close is not None)):
+            self._task = asyncio.create_task(self._sender(), name=f"ws-send-{self.client_id}")
 
     async def _sender(self) -> None:
         # Straight to the server's ASGI send: the socket is accepted, and Starlette's
         # WebSocket.send re-checks that state on every frame (docs/performance-collab.md).
         send = self.websocket._send
         frames = self._frames
-        loop = asyncio.get_running_loop()
+        finished = True  # the close went out, or the peer is gone
         try:
-            while True:
-                if not frames and self._close is None:
-                    self._wakeup = loop.create_future()
-                    await self._wakeup
-                    self._wakeup = None
-                while frames:
-                    # Popped once written: a direct write waits while anything is queued.
-                    await send({"type": "websocket.send", "text": frames[0]})
-                    del frames[:1]
-                if self._close is not None:
-                    await self.websocket.close(*self._close)
-                    return
+            while frames:
+                # Popped once written: a direct write waits while anything is queued.
+                await send({"type": "websocket.send", "text": frames[0]})
+                del frames[:1]
+            if self._close is None:
+                finished = False  # all written: the next frame that must wait starts a sender
+                return
+            await self.websocket.close(*self._close)
         except Exception as exc:  # the peer is gone; the receive loop notices and cleans up
+            self._broken = True
             log.debug("event=ws.send_failed room=%s client=%s error=%s", self.room_id,
                       self.client_id, type(exc).__name__)
         finally:
-            self.closed.set()
+            self._task = None
+            if finished:
+                self.closed.set()
 
     async def stop(self) -> None:
         """Called by the endpoint once the receive loop ended."""
-        if self._task is None:
-            return
-        if self._task.done() or self._close is None:
-            self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(self._task, timeout=2.0)
+        task = self._task
+        if task is not None:
+            if self._close is None:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(task, timeout=2.0)
         self.closed.set()  # a sender cancelled before its first step never ran its `finally`
         if self._close is not None and self._close[0] == CloseCode.TRY_AGAIN_LATER:
             with contextlib.suppress(Exception):

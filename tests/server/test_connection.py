@@ -52,6 +52,10 @@ class DirectWrites:
         return self.open
 
 
+def senders() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("ws-send-")]
+
+
 def connection(socket: FakeSocket, max_queue: int = 100) -> Connection:
     return Connection(cast(WebSocket, socket), "room", "client", "Ada", "127.0.0.1:1",
                       "2026-12-05T00:00:00Z", max_queue)
@@ -79,6 +83,7 @@ async def test_frames_go_out_in_order_then_the_close() -> None:
     conn.send("b1")
     await until(lambda: len(socket.texts) == 8)
     assert socket.texts[-2:] == ["b0", "b1"]
+    await until(lambda: not senders())  # idle: no sender task held
 
     conn.close(4410, "room deleted")
     await asyncio.wait_for(conn.closed.wait(), 2.0)
@@ -165,6 +170,7 @@ async def test_a_frame_never_overtakes_the_frames_queued_before_it() -> None:
     assert socket.texts == ["q0", "q1"]
     conn.send("d0")  # the queue ran empty: written directly again
     assert direct.frames == [text_frame("d0")]
+    await until(lambda: not senders())  # and the sender ended with it
     conn.close(CloseCode.GOING_AWAY)
     await conn.stop()
     assert socket.closes == [(CloseCode.GOING_AWAY, "")]
