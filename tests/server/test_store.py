@@ -104,6 +104,11 @@ async def test_a_version_stored_twice_fails_the_commit_loudly(make_store: StoreF
     loaded = await store.load_room("r")
     assert loaded is not None
     assert [(u.version, u.client_id) for u in loaded.updates] == [(1, "c")]
+    # Rolled back whole: the next commit starts a transaction of its own and lands.
+    await store.append("r", [insert_at_end(2)], "xx", 2, "2026-01-02T00:00:01.000Z")
+    loaded = await store.load_room("r")
+    assert loaded is not None
+    assert [(u.version, u.client_id) for u in loaded.updates] == [(1, "c"), (2, "c")]
 
 
 async def test_runs_keep_the_newest_and_queries_order_by_activity(make_store: StoreFactory
