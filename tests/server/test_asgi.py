@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
-from starlette.exceptions import WebSocketException
+from starlette.exceptions import HTTPException, WebSocketException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import PlainTextResponse, Response
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -49,6 +50,10 @@ async def refuses_with_code(websocket: WebSocket) -> None:
     raise WebSocketException(4404, "gone")
 
 
+async def refuses_http(websocket: WebSocket) -> None:
+    raise HTTPException(418, "a teapot")
+
+
 async def echoes(websocket: WebSocket) -> None:
     await websocket.accept()
     text = await websocket.receive_text()
@@ -59,7 +64,8 @@ async def echoes(websocket: WebSocket) -> None:
 def both_apps(middleware: list[Middleware]) -> list[Starlette]:
     routes = [SocketRoute("/fails/{x}", accepts_then_fails),
               SocketRoute("/typed/{x}", refuses_typed),
-              SocketRoute("/code/{x}", refuses_with_code), SocketRoute("/echo/{x}", echoes)]
+              SocketRoute("/code/{x}", refuses_with_code), SocketRoute("/echo/{x}", echoes),
+              SocketRoute("/http/{x}", refuses_http)]
     return [cls(routes=list(routes), middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
             for cls in (Starlette, PairpadApp)]
 
@@ -85,7 +91,8 @@ STANDARD = [Middleware(RequestLog, metrics=Metrics()),
             Middleware(CORSMiddleware, allow_origins=["http://example.test"])]
 
 
-@pytest.mark.parametrize("path", ["/echo/7", "/fails/1", "/typed/1", "/code/1", "/nowhere"])
+@pytest.mark.parametrize("path", ["/echo/7", "/fails/1", "/typed/1", "/code/1", "/http/1",
+                                  "/nowhere"])
 def test_every_outcome_is_the_whole_stacks(path: str) -> None:
     starlette, pairpad = both_apps(STANDARD)
     assert isinstance(pairpad, PairpadApp)
@@ -93,6 +100,41 @@ def test_every_outcome_is_the_whole_stacks(path: str) -> None:
     assert outcome(pairpad, path) == outcome(starlette, path)
     if path == "/echo/7":
         assert outcome(pairpad, path) == ("echo", ("7:hi", 4410, "bye"))
+    if path == "/http/1":  # the app's HTTPException handler answers over HTTP
+        kind, (status, _) = outcome(pairpad, path)
+        assert (kind, status) == ("denied", 418)
+
+
+def test_handlers_by_status_code_and_class_are_picked_as_starlette_picks_them() -> None:
+    async def teapot(websocket: WebSocket, exc: Exception) -> Response:
+        return PlainTextResponse("by status", status_code=418)
+
+    async def value_error(websocket: WebSocket, exc: Exception) -> None:
+        await websocket.close(4500, "by class")
+
+    handlers: dict[Any, Any] = {418: teapot, LookupError: value_error}
+    routes = [SocketRoute("/http/{x}", refuses_http), SocketRoute("/key/{x}", raises_key_error)]
+    apps = [cls(routes=list(routes), exception_handlers=handlers)
+            for cls in (Starlette, PairpadApp)]
+    assert isinstance(apps[1], PairpadApp)
+    assert apps[1].websocket_shortcut()
+    for path, expected in (("/http/1", ("denied", (418, "by status"))),
+                           ("/key/1", ("disconnect", (4500, "by class")))):
+        assert outcome(apps[1], path) == outcome(apps[0], path) == expected
+
+
+async def raises_key_error(websocket: WebSocket) -> None:
+    await websocket.accept()
+    raise KeyError("nothing")  # a LookupError: its handler is found through the MRO
+
+
+def test_a_handler_that_is_not_a_coroutine_function_turns_the_shortcut_off() -> None:
+    def sync_handler(websocket: WebSocket, exc: Exception) -> None:
+        return None
+
+    app = PairpadApp(routes=[SocketRoute("/echo/{x}", echoes)],
+                     exception_handlers={ValueError: sync_handler})
+    assert app.websocket_shortcut() == {}
 
 
 def recording(seen: list[str]) -> Callable[[ASGIApp], ASGIApp]:
