@@ -6,6 +6,7 @@ A real uvicorn with the CLI's configuration, in a thread, on a free loopback por
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import socket
@@ -79,14 +80,16 @@ def wait_for(condition: Any, what: str) -> None:
         time.sleep(0.02)  # polling interval of a deadline wait, not a synchronization sleep
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+@contextlib.contextmanager
+def serve(tmp_path: Path, **uvicorn_options: Any) -> Iterator[Served]:
     # Deflate offered, as `--per-message-deflate` does; the clients choose.
     settings = replace(Settings(db=str(tmp_path / "db.sqlite"), admin_token="test-token"),
                        host="127.0.0.1", port=0, per_message_deflate=True)
     app = create_app(settings, execution=FakeRunner(), completion=FakeCompleter())
     config = uvicorn_config(app, settings)
     assert config.ws is LeanWebSocketProtocol
+    for name, value in uvicorn_options.items():
+        setattr(config, name, value)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(config)
@@ -101,6 +104,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
         sock.close()
 
 
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with serve(tmp_path) as served:
+        yield served
+
+
 def test_an_open_connection_keeps_no_handshake_and_still_talks(served: Served) -> None:
     room_id = served.new_room()
     with connect(served.ws(f"/ws/{room_id}/alice?name=Alice")) as ws:
@@ -108,6 +117,7 @@ def test_an_open_connection_keeps_no_handshake_and_still_talks(served: Served) -
         [protocol] = served.protocols()
         assert not hasattr(protocol, "request")
         assert not hasattr(protocol, "response")
+        assert protocol.scope["headers"] == []  # read before the accept, then released
         assert isinstance(protocol.queue, Inbox)
         assert isinstance(protocol.writable, Gate)
         # The frame parser is a fresh one, not the generator that parsed the request.
@@ -241,3 +251,40 @@ def test_broadcasts_are_written_directly_unless_deflate_was_negotiated(
         # deflate client.
         assert len(updates) == 2
         assert updates[0] is updates[1]
+
+
+def test_keepalive_pings_on_the_shared_timer_and_a_silent_client_is_closed(
+    tmp_path: Path
+) -> None:
+    """uvicorn's keepalive as before, on server/keepalive.py's one timer: a client that answers
+    pings stays open through several intervals; one that never reads gets 1011."""
+    with serve(tmp_path, ws_ping_interval=0.2, ws_ping_timeout=1.0) as served:
+        room_id = served.new_room()
+        with connect(served.ws(f"/ws/{room_id}/alice?name=Alice")) as ws:
+            assert json.loads(ws.recv(timeout=DEADLINE_S))["type"] == "init"
+            [protocol] = served.protocols()
+            assert protocol.ping_timer is None  # no timer of its own
+            wait_for(lambda: protocol.last_ping_rtt > 0, "no ping was answered")
+            first = protocol.ping_sent_at
+            wait_for(lambda: protocol.ping_sent_at > first + 0.3, "pings stopped")
+            ws.send(json.dumps({"type": "ping"}))
+            while json.loads(ws.recv(timeout=DEADLINE_S))["type"] != "pong":
+                pass  # participants, diagnostics
+
+        # A client that does the handshake and then never reads nor answers.
+        silent = ClientProtocol(parse_uri(served.ws(f"/ws/{room_id}/bob?name=Bob")))
+        with socket.create_connection(("127.0.0.1", served.port), timeout=DEADLINE_S) as raw:
+            silent.send_request(silent.connect())
+            raw.sendall(b"".join(silent.data_to_send()))
+            code = None
+            deadline = time.monotonic() + DEADLINE_S
+            while code is None and time.monotonic() < deadline:
+                data = raw.recv(65536)
+                if not data:
+                    break
+                silent.receive_data(data)
+                for event in silent.events_received():
+                    if isinstance(event, Frame) and event.opcode is Opcode.CLOSE:
+                        code = int.from_bytes(event.data[:2], "big")
+                silent.data_to_send()  # its pongs are never sent
+        assert code == 1011  # "keepalive ping timeout"
