@@ -334,12 +334,17 @@ class Room:
             return
         loop = asyncio.get_running_loop()
         self.session.committed(upto, loop.time())
-        if self._publish_timer is None:
-            # Publish after every callback of this commit ran: one frame for all of them; in a
-            # busy room, after the commits of the rest of its window too.
-            delay = self.session.publish_delay(loop.time())
-            self._publish_timer = (loop.call_later(delay, self._publish) if delay > 0
-                                   else loop.call_soon(self._publish))
+        latest = self._pending
+        if self._publish_timer is not None or (latest is not future and latest is not None
+                                               and latest.done()):
+            return  # a publish is due, or a later append of this commit publishes them all
+        # Now, in this callback: one loop turn sooner than a `call_soon`. In a busy room,
+        # after the commits of the rest of its window.
+        delay = self.session.publish_delay(loop.time())
+        if delay > 0:
+            self._publish_timer = loop.call_later(delay, self._publish)
+        else:
+            self._publish()
 
     def _publish(self) -> None:
         if self._publish_timer is not None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -352,4 +356,46 @@ def test_a_busy_room_sends_the_commits_of_one_window_as_one_code_update(
             update = recv_type(ws, "code_update")
             assert update["version"] == 1
             assert [u["clientId"] for u in update["updates"]] == ["b", "c"]
+    assert client.get(f"/rooms/{room_id}").json()["version"] == 3
+
+
+def test_updates_committed_together_go_out_as_one_code_update(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pushes whose appends wait behind a commit in flight are committed as one group:
+    each client gets one `code_update` with both (the room publishes once, after the last
+    append of that commit, not once per append)."""
+    store = client.app.state.hub.services.store  # type: ignore[attr-defined]
+    gate = threading.Event()
+    real_commit = store._commit
+
+    async def held_commit(batch: list[Any]) -> Any:
+        await asyncio.to_thread(gate.wait, 10)
+        return await real_commit(batch)
+
+    def queued(count: int) -> int:
+        deadline = time.monotonic() + 10
+        while store._queue.qsize() != count and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling interval of a deadline wait
+        size: int = store._queue.qsize()
+        return size
+
+    room_id = new_room(client, "")
+    with client.websocket_connect(f"/ws/{room_id}/a?name=A") as a, \
+            client.websocket_connect(f"/ws/{room_id}/b?name=B") as b, \
+            client.websocket_connect(f"/ws/{room_id}/c?name=C") as c:
+        for ws in (a, b, c):
+            recv_type(ws, "init")
+        monkeypatch.setattr(store, "_commit", held_commit)
+        push(a, 0, insert(0, 0, "a"))
+        assert queued(0) == 0  # the writer took it: its commit waits at the gate
+        push(b, 0, insert(0, 0, "b"))  # rebased; both queued behind the held commit
+        push(c, 0, insert(0, 0, "c"))
+        assert queued(2) == 2
+        gate.set()
+        for ws in (a, b, c):
+            first = recv_type(ws, "code_update")
+            assert (first["version"], len(first["updates"])) == (0, 1)
+            second = recv_type(ws, "code_update")
+            assert second["version"] == 1
+            assert [u["clientId"] for u in second["updates"]] == ["b", "c"]
     assert client.get(f"/rooms/{room_id}").json()["version"] == 3
