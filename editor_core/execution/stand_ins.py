@@ -36,12 +36,13 @@ def _exception(exc: Any, value: Any) -> BaseException | None:
 def format_exception(
     exc: Any, /, value: Any = _UNSET, tb: Any = _UNSET, limit: Any = None, chain: bool = True
 ) -> list[str]:
-    """Like `traceback.format_exception`, showing only the program's own frames. `tb` and
-    `limit` are accepted and ignored: the frames are always the exception's own."""
+    """Like `traceback.format_exception`, showing only the program's own frames (`limit` of
+    them as there). `tb` is accepted and ignored: the frames are always the exception's own."""
     error = _exception(exc, value)
     if error is None:
         return ["NoneType: None\n"]
-    return _format_user_exception(error, FILENAME, chain=bool(chain)).splitlines(keepends=True)
+    return _format_user_exception(error, FILENAME, chain=bool(chain),
+                                  limit=limit).splitlines(keepends=True)
 
 
 def format_exception_only(exc: Any, /, value: Any = _UNSET) -> list[str]:
@@ -53,7 +54,7 @@ def format_exception_only(exc: Any, /, value: Any = _UNSET) -> list[str]:
 
 
 def format_exc(limit: Any = None, chain: bool = True) -> str:
-    return "".join(format_exception(sys.exc_info()[1], chain=chain))
+    return "".join(format_exception(sys.exc_info()[1], limit=limit, chain=chain))
 
 
 def print_exception(
@@ -65,12 +66,12 @@ def print_exception(
     file: Any = None,
     chain: bool = True,
 ) -> None:
-    text = "".join(format_exception(exc, value, chain=chain))
+    text = "".join(format_exception(exc, value, limit=limit, chain=chain))
     (sys.stderr if file is None else file).write(text)
 
 
 def print_exc(limit: Any = None, file: Any = None, chain: bool = True) -> None:
-    print_exception(sys.exc_info()[1], file=file, chain=chain)
+    print_exception(sys.exc_info()[1], limit=limit, file=file, chain=chain)
 
 
 TRACEBACK = {

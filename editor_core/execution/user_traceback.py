@@ -22,34 +22,40 @@ def remember_source(filename: str, source: str) -> None:
 
 
 def format_exception(
-    error: BaseException, filename: str | Callable[[str], bool], *, chain: bool = True
+    error: BaseException, filename: str | Callable[[str], bool], *, chain: bool = True,
+    limit: int | None = None,
 ) -> str:
     """The report of `error` with only the frames of `filename` (or those whose filename
-    the predicate keeps)."""
+    the predicate keeps); `limit` as `traceback`'s: at most that many of them per traceback,
+    the first ones, or the last ones when negative."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
     # lookup_lines=False: only the frames we keep have their lines read (from linecache,
     # where `remember_source` put the program); stdlib sources are never opened.
     summary = traceback.TracebackException.from_exception(error, lookup_lines=False)
     if not chain:
         summary.__cause__ = summary.__context__ = None
-    _keep_frames_of(summary, filename, set())
+    _keep_frames_of(summary, filename, limit, set())
     return "".join(summary.format())
 
 
 def _keep_frames_of(
     summary: traceback.TracebackException,
     filename: str | Callable[[str], bool],
+    limit: int | None,
     seen: set[int],
 ) -> None:
     if id(summary) in seen:
         return
     seen.add(id(summary))
     keep = filename.__eq__ if isinstance(filename, str) else filename
-    summary.stack = traceback.StackSummary.from_list(
-        [frame for frame in summary.stack if keep(frame.filename)]
-    )
+    frames = [frame for frame in summary.stack if keep(frame.filename)]
+    if limit is not None:
+        frames = frames[:limit] if limit >= 0 else frames[limit:]
+    summary.stack = traceback.StackSummary.from_list(frames)
     for chained in (summary.__cause__, summary.__context__):
         if chained is not None:
-            _keep_frames_of(chained, filename, seen)
+            _keep_frames_of(chained, filename, limit, seen)
 
 
 def format_policy_errors(errors: Sequence[str], source: str, filename: str) -> str:

@@ -285,3 +285,45 @@ async def test_what_a_run_changes_in_the_standard_library_is_gone_next_run(
     result = await run_ok(service, check)
     assert result.stdout == "131072 28 0\n"
     assert "UserWarning: still a warning" in result.stderr
+
+
+TRACEBACK_LIMIT_PROGRAM = """\
+import traceback
+
+def outer():
+    middle()
+
+def middle():
+    inner()
+
+def inner():
+    raise ValueError("deep")
+
+def frames(text):
+    lines = [line.strip() for line in text.splitlines()]
+    return [line.split()[-1] for line in lines if line.startswith("File")]
+
+try:
+    outer()
+except ValueError as error:
+    print(frames(traceback.format_exc()))
+    print(frames(traceback.format_exc(limit=2)))
+    print(frames("".join(traceback.format_exception(error, limit=-1))))
+    print(frames(traceback.format_exc(limit=0)), traceback.format_exc(limit=0).splitlines()[-1])
+    try:
+        traceback.format_exc(limit="2")
+    except TypeError as refused:
+        print("refused:", refused)
+"""
+
+
+async def test_traceback_limit_keeps_the_first_or_the_last_frames_as_python_does(
+        service: ExecutionService) -> None:
+    result = await run_ok(service, TRACEBACK_LIMIT_PROGRAM)
+    assert result.stdout.splitlines() == [
+        "['<module>', 'outer', 'middle', 'inner']",
+        "['<module>', 'outer']",
+        "['inner']",
+        "[] ValueError: deep",
+        "refused: limit must be an int or None, not str",
+    ]
