@@ -5,7 +5,9 @@ owner's editor as one `code_update` and is in the history every process reads.""
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
+from typing import Any
 
 import websockets
 
@@ -51,3 +53,45 @@ async def test_restore_on_a_process_that_does_not_own_the_room(
         status, error = await rest("POST", f"{other.url}/rooms/{room_id}/restore",
                                    {"version": 3})
         assert (status, error["error"]["code"]) == (404, "version_not_found")
+
+
+async def test_a_restore_whose_owner_does_not_answer_is_503_room_moved_and_can_be_retried(
+        member_factory: MemberFactory) -> None:
+    """The owner frozen (SIGSTOP) with its lease still held: the other process waits for its
+    answer, then says 503 `room_moved` (retry). Once the owner runs again, the retry lands."""
+    owner, other = member_factory(), member_factory()
+    status, room = await rest("POST", f"{owner.url}/rooms", {"code": "a\n"})
+    assert status == 201
+    room_id = room["roomId"]
+    async with asyncio.timeout(DEADLINE_S):
+        async with websockets.connect(f"{owner.ws_url}/ws/{room_id}/ann?name=Ann") as ann:
+            await next_of(ann, "init")  # the room is loaded, and owned, by `owner`
+            await type_line(ann, 0, 2, "b")
+        owner.proc.send_signal(signal.SIGSTOP)
+        try:
+            status, error = await rest("POST", f"{other.url}/rooms/{room_id}/restore",
+                                       {"version": 0, "author": "Teacher"})
+        finally:
+            owner.proc.send_signal(signal.SIGCONT)
+        assert (status, error["error"]["code"]) == (503, "room_moved")
+        # The owner may find its lease lapsed and hand the room on: more 503s, then answers.
+        status, restored = await retrying("POST", f"{other.url}/rooms/{room_id}/restore",
+                                          {"version": 0})
+        assert status == 200, restored
+        status, state = await retrying("GET", f"{other.url}/rooms/{room_id}")
+        # Restored once: by the request the frozen owner found on waking, or by the retry.
+        assert (status, state.get("code"), state.get("version")) == (200, "a\n", 2), state
+
+
+async def retrying(method: str, url: str, body: dict[str, object] | None = None
+                   ) -> tuple[int, dict[str, Any]]:
+    """As a client told `room_moved` would: again, with a growing pause (the room's lease
+    changes hands within a few seconds), a bounded number of times."""
+    pause = 0.1
+    for _attempt in range(12):
+        status, answer = await rest(method, url, body)
+        if status != 503:
+            break
+        await asyncio.sleep(pause)  # the client's backoff, not a synchronization
+        pause = min(pause * 2, 1.0)
+    return status, answer
