@@ -136,6 +136,9 @@ class Room:
         client_id = f"restore-{secrets.token_urlsafe(9)}"
         effects = self.session.restore(text, client_id, author, now_iso())
         if not effects:
+            # Already `text`, maybe only through updates still being committed: answer with a
+            # version that has it, once durable and sent, as a restore that made one would.
+            await self.settle()
             return None
         version = self.session.authority.version
         self._perform(effects)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -368,7 +369,10 @@ def test_updates_committed_together_go_out_as_one_code_update(
     gate = threading.Event()
     real_commit = store._commit
 
+    entered = threading.Event()
+
     async def held_commit(batch: list[Any]) -> Any:
+        entered.set()
         await asyncio.to_thread(gate.wait, 10)
         return await real_commit(batch)
 
@@ -387,7 +391,7 @@ def test_updates_committed_together_go_out_as_one_code_update(
             recv_type(ws, "init")
         monkeypatch.setattr(store, "_commit", held_commit)
         push(a, 0, insert(0, 0, "a"))
-        assert queued(0) == 0  # the writer took it: its commit waits at the gate
+        assert entered.wait(10)  # the writer took it: its commit waits at the gate
         push(b, 0, insert(0, 0, "b"))  # rebased; both queued behind the held commit
         push(c, 0, insert(0, 0, "c"))
         assert queued(2) == 2
@@ -399,3 +403,43 @@ def test_updates_committed_together_go_out_as_one_code_update(
             assert second["version"] == 1
             assert [u["clientId"] for u in second["updates"]] == ["b", "c"]
     assert client.get(f"/rooms/{room_id}").json()["version"] == 3
+
+
+def test_a_restore_to_text_reached_by_an_update_not_yet_committed_answers_its_version(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`changed: false` with the version at which the document is the restored text, durable:
+    not the last published version, which still differs while the update making it commits."""
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    store = hub.services.store
+    gate, entered, settling = threading.Event(), threading.Event(), threading.Event()
+    real_commit = store._commit
+
+    async def held_commit(batch: list[Any]) -> Any:
+        entered.set()
+        await asyncio.to_thread(gate.wait, 10)
+        return await real_commit(batch)
+
+    room_id = new_room(client, "ab")
+    with client.websocket_connect(f"/ws/{room_id}/a?name=A") as a:
+        recv_type(a, "init")
+        push(a, 0, insert(2, 2, "X"))
+        assert recv_type(a, "code_update")["version"] == 0  # "abX" at version 1, committed
+        room = hub.rooms[room_id]
+        real_settle = room.settle
+
+        async def watched_settle() -> None:
+            settling.set()
+            await real_settle()
+
+        monkeypatch.setattr(room, "settle", watched_settle)
+        monkeypatch.setattr(store, "_commit", held_commit)
+        push(a, 1, [2, [1]])  # "ab" again, at version 2
+        assert entered.wait(10)  # accepted, its commit held
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(client.post, f"/rooms/{room_id}/restore", json={"version": 0})
+            settling.wait(3)  # bounded: a server that does not wait answers meanwhile
+            gate.set()
+            response = answer.result(timeout=10)
+        assert response.status_code == 200
+        assert response.json() == {"version": 2, "restoredVersion": 0, "changed": False}
+        assert client.get(f"/rooms/{room_id}").json()["code"] == "ab"
