@@ -19,9 +19,10 @@ from server.keepalive import wheel
 
 
 class Inbox:
-    """What the protocol needs of its `asyncio.Queue` (`put_nowait`, `get`, `empty`), for its
-    one reader (the ASGI app's `receive`), without the four deques and the Event a Queue
-    allocates up front: ~3 KiB of every idle connection."""
+    """What the protocol needs of its `asyncio.Queue` (`put_nowait`, `empty`, and `waiter` with
+    `take` in place of `get`), for its one reader (`LeanWebSocketProtocol.receive`), without
+    the four deques and the Event a Queue allocates up front: ~3 KiB of every idle
+    connection."""
 
     __slots__ = ("_items", "_waiter")
 
@@ -48,11 +49,6 @@ class Inbox:
 
     def take(self) -> ASGIReceiveEvent:
         return self._items.pop(0)  # uvicorn pauses reading at one message: the list stays short
-
-    async def get(self) -> ASGIReceiveEvent:
-        while (waiter := self.waiter()) is not None:
-            await waiter
-        return self.take()
 
 
 class Gate:

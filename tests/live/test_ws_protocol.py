@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -177,19 +178,25 @@ def test_the_parser_is_swapped_only_between_frames() -> None:
 
 async def test_the_inbox_hands_out_in_order_and_survives_a_cancelled_reader() -> None:
     inbox = Inbox()
-    reader = asyncio.create_task(inbox.get())
+    # The protocol's own `receive`, on just what it reads (reading is not paused).
+    reader_of: Any = SimpleNamespace(inbox=inbox, read_paused=False)
+
+    def receive() -> Any:
+        return LeanWebSocketProtocol.receive(reader_of)
+
+    reader = asyncio.create_task(receive())
     await asyncio.sleep(0)  # let the reader start waiting (an ordering step, not a timing one)
     reader.cancel()
     with pytest.raises(asyncio.CancelledError):
         await reader
     assert inbox.empty()
-    waiting = asyncio.create_task(inbox.get())
+    waiting = asyncio.create_task(receive())
     await asyncio.sleep(0)
     inbox.put_nowait({"type": "websocket.connect"})
     inbox.put_nowait({"type": "websocket.receive", "text": "a"})
     assert await asyncio.wait_for(waiting, DEADLINE_S) == {"type": "websocket.connect"}
     assert not inbox.empty()
-    assert await inbox.get() == {"type": "websocket.receive", "text": "a"}
+    assert await receive() == {"type": "websocket.receive", "text": "a"}
     assert inbox.empty()
 
 
