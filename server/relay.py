@@ -153,7 +153,7 @@ class RelayRoom:
         for item in items:
             kind = item.get("t")
             if kind == "f":
-                text = SharedFrame(item["x"]) if len(item["to"]) > 1 else item["x"]
+                text = SharedFrame(item["x"])  # its wire bytes built once for all
                 for conn_id in item["to"]:
                     conn = self._local.get(conn_id)
                     if conn is not None:
