@@ -360,21 +360,28 @@ def test_a_busy_room_sends_the_commits_of_one_window_as_one_code_update(
     assert client.get(f"/rooms/{room_id}").json()["version"] == 3
 
 
+class HeldCommits:
+    """`commit` in place of a store's `_commit`: each commit waits until `gate` is set (10 s
+    at most); `entered` is set once the first one is waiting."""
+
+    def __init__(self, store: Any) -> None:
+        self.real = store._commit
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    async def commit(self, batch: list[Any]) -> Any:
+        self.entered.set()
+        await asyncio.to_thread(self.gate.wait, 10)
+        return await self.real(batch)
+
+
 def test_updates_committed_together_go_out_as_one_code_update(
         client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two pushes whose appends wait behind a commit in flight are committed as one group:
     each client gets one `code_update` with both (the room publishes once, after the last
     append of that commit, not once per append)."""
     store = client.app.state.hub.services.store  # type: ignore[attr-defined]
-    gate = threading.Event()
-    real_commit = store._commit
-
-    entered = threading.Event()
-
-    async def held_commit(batch: list[Any]) -> Any:
-        entered.set()
-        await asyncio.to_thread(gate.wait, 10)
-        return await real_commit(batch)
+    held = HeldCommits(store)
 
     def queued(count: int) -> int:
         deadline = time.monotonic() + 10
@@ -389,13 +396,13 @@ def test_updates_committed_together_go_out_as_one_code_update(
             client.websocket_connect(f"/ws/{room_id}/c?name=C") as c:
         for ws in (a, b, c):
             recv_type(ws, "init")
-        monkeypatch.setattr(store, "_commit", held_commit)
+        monkeypatch.setattr(store, "_commit", held.commit)
         push(a, 0, insert(0, 0, "a"))
-        assert entered.wait(10)  # the writer took it: its commit waits at the gate
+        assert held.entered.wait(10)  # the writer took it: its commit waits at the gate
         push(b, 0, insert(0, 0, "b"))  # rebased; both queued behind the held commit
         push(c, 0, insert(0, 0, "c"))
         assert queued(2) == 2
-        gate.set()
+        held.gate.set()
         for ws in (a, b, c):
             first = recv_type(ws, "code_update")
             assert (first["version"], len(first["updates"])) == (0, 1)
@@ -411,13 +418,7 @@ def test_a_restore_to_text_reached_by_an_update_not_yet_committed_answers_its_ve
     not the last published version, which still differs while the update making it commits."""
     hub = client.app.state.hub  # type: ignore[attr-defined]
     store = hub.services.store
-    gate, entered, settling = threading.Event(), threading.Event(), threading.Event()
-    real_commit = store._commit
-
-    async def held_commit(batch: list[Any]) -> Any:
-        entered.set()
-        await asyncio.to_thread(gate.wait, 10)
-        return await real_commit(batch)
+    held, settling = HeldCommits(store), threading.Event()
 
     room_id = new_room(client, "ab")
     with client.websocket_connect(f"/ws/{room_id}/a?name=A") as a:
@@ -432,13 +433,13 @@ def test_a_restore_to_text_reached_by_an_update_not_yet_committed_answers_its_ve
             await real_settle()
 
         monkeypatch.setattr(room, "settle", watched_settle)
-        monkeypatch.setattr(store, "_commit", held_commit)
+        monkeypatch.setattr(store, "_commit", held.commit)
         push(a, 1, [2, [1]])  # "ab" again, at version 2
-        assert entered.wait(10)  # accepted, its commit held
+        assert held.entered.wait(10)  # accepted, its commit held
         with ThreadPoolExecutor(1) as pool:
             answer = pool.submit(client.post, f"/rooms/{room_id}/restore", json={"version": 0})
             settling.wait(3)  # bounded: a server that does not wait answers meanwhile
-            gate.set()
+            held.gate.set()
             response = answer.result(timeout=10)
         assert response.status_code == 200
         assert response.json() == {"version": 2, "restoredVersion": 0, "changed": False}
