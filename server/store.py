@@ -651,7 +651,7 @@ class Store(SqlStore):
         # The whole transaction is one call on aiosqlite's thread, the way its own helpers
         # (`execute_fetchall`, `execute_insert`) run theirs through `_execute`: one hand-off
         # and one wake-up of the event loop per group commit instead of one per statement,
-        # each of which could wait for the GIL (docs/performance-collab.md "Lever 4").
+        # each of which could wait for the GIL (docs/performance-collab.md "Lever 3").
         await self._conn._execute(  # type: ignore[no-untyped-call]
             _transaction, self._conn._conn, list(grouped(batch).items()))
         return {}
