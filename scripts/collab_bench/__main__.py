@@ -468,7 +468,8 @@ def typing_scenario(workers: list[Worker], workdir: Path, *, name: str, authors:
 
 def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, authors: int,
                   observers: int, duration: float, warmup: float,
-                  profile: Path | None = None, start: Starter | None = None) -> Result:
+                  profile: Path | None = None, start: Starter | None = None,
+                  observers_apart: bool = False) -> Result:
     """The fan-out issue's workload on `protocol` ("pairpad" or "hocuspocus"): `authors` each
     type a 13-character token a second at a random place; `observers` type nothing and time
     each token from its push to its arrival. CPU per delivered edit = server CPU over the
@@ -486,8 +487,12 @@ def peer_scenario(workers: list[Worker], workdir: Path, *, protocol: str, author
     try:
         room = server.create_room() if not isinstance(server, HocuspocusServer) else "bench"
         clients = [(i, room, f"a{i}", i < authors) for i in range(clients_n)]
-        parts = split(clients, len(workers))
-        # Observers go to the first worker: their timing is never delayed by a busier one.
+        if observers_apart:
+            # The observers get a worker of their own: what they time is the server's delivery,
+            # not the load generator's own queue behind the authors' frames.
+            parts = [clients[authors:], *split(clients[:authors], len(workers) - 1)]
+        else:
+            parts = split(clients, len(workers))
         replies = ask_all(workers, [
             {"cmd": "connect", "host": HOST, "ports": server.ports, "deflate": False,
              "base_length": 0, "clients": part, "participants": {room: clients_n},
@@ -732,6 +737,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(the fan-out issue's workload: 13-character tokens at random places, "
                         "--observers timing them); --rounds pairs per step")
     p.add_argument("--observers", type=int, default=3, help="--peer: clients timing arrivals")
+    p.add_argument("--observers-apart", action="store_true",
+                   help="--peer: the observers in a load-generator process of their own")
     p.add_argument("--rounds", type=int, default=1,
                    help="--peer: pairs per step (the order alternates between rounds)")
     p.add_argument("--json", type=Path, help="write the results here too")
@@ -789,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
 def peer_main(args: argparse.Namespace) -> int:
     """`--peer`: Pairpad and the peer, same workload, back to back at each step."""
     HocuspocusServer.install()
-    workers = start_workers(args.workers)
+    workers = start_workers(args.workers + (1 if args.observers_apart else 0))
     results: list[Result] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-collab-") as tmp:
@@ -802,7 +809,8 @@ def peer_main(args: argparse.Namespace) -> int:
                         results.append(peer_scenario(
                             workers, Path(tmp), protocol=protocol, authors=authors,
                             observers=args.observers, duration=args.seconds,
-                            warmup=args.warmup, profile=profile))
+                            warmup=args.warmup, profile=profile,
+                            observers_apart=args.observers_apart))
                         print(peer_table(results[-1:]).splitlines()[-1], flush=True)
                     if profile is not None and profile.exists():
                         print(summarize_profile(profile), flush=True)
