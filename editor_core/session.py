@@ -157,16 +157,17 @@ class Cadence:
     than `busy_authors` distinct authors made the room's last `recent` updates, at most one
     `code_update` per `window` seconds, so each peer gets one frame with several updates
     instead of several frames. A quiet room, or the first commit after a quiet `window`, is
-    published at once. `window` 0 publishes every commit at once. With `min_batch` > 0 a
-    commit waits only while the room's recent update rate (an average of the gaps between
-    committed updates, `smoothing` per update) brings at least `min_batch` updates per
-    `window`: a wait that would batch little costs latency for nothing (docs/
-    performance-collab.md "Lever 2b"). `min_batch` 0: every busy window waits."""
+    published at once. `window` 0 publishes every commit at once. With `fanout` > 0 a
+    commit waits only while publishing every commit at once would send more than `fanout`
+    frames a second: the room's recent update rate (an average of the gaps between committed
+    updates, `smoothing` per update) times its peers. Below that the room's broadcasts cost
+    little, and a wait would cost latency for nothing (docs/performance-collab.md "Lever 4").
+    `fanout` 0: every busy window waits."""
 
     window: float = 0.0
     busy_authors: int = 16
     recent: int = 64
-    min_batch: float = 0.0
+    fanout: float = 0.0
     smoothing: float = 0.0625
 
 
@@ -359,7 +360,7 @@ class RoomSession(Generic[P]):
 
     def committed(self, version: int, now: float | None = None) -> None:
         """The store made every update up to `version` durable; `publish` sends them. `now`
-        (`publish_delay`'s clock) feeds the update rate that `Cadence.min_batch` reads."""
+        (`publish_delay`'s clock) feeds the update rate that `Cadence.fanout` reads."""
         count = version - self._committed
         if count <= 0:
             return
@@ -381,14 +382,14 @@ class RoomSession(Generic[P]):
 
     def publish_delay(self, now: float) -> float:
         """Seconds (on the clock of `publish`'s `now`) to wait before calling `publish` for
-        what is committed: 0 in a quiet room, in a busy one whose update rate is below
-        `cadence.min_batch` per window, or once the window since the last `code_update` is
-        over. Never delays anything but the broadcast of committed updates."""
+        what is committed: 0 in a quiet room, in a busy one whose broadcasts would send at
+        most `cadence.fanout` frames a second, or once the window since the last
+        `code_update` is over. Never delays anything but the broadcast of committed updates."""
         cadence = self._cadence
         if cadence.window <= 0 or not self.busy:
             return 0.0
-        if cadence.min_batch > 0 and self.update_gap * cadence.min_batch > cadence.window:
-            return 0.0  # too few updates expected within a window to be worth the wait
+        if cadence.fanout > 0 and len(self.peers) < cadence.fanout * self.update_gap:
+            return 0.0  # peers x updates per second within the budget: publish at once
         return max(0.0, self._published_at + self._cadence.window - now)
 
     def publish(self, now: float = float("-inf")) -> list[Effect[P]]:

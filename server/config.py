@@ -55,8 +55,9 @@ class Settings:
         1000, "but no later than this after the first unanalysed edit")
     publish_window_ms: float = _opt(
         10.0, "a busy room broadcasts its commits at most once per this many ms (0: each at once)")
-    publish_min_batch: float = _opt(
-        1.5, "but waits only while the room's update rate brings this many per window (0: always)")
+    publish_fanout: float = _opt(
+        120_000.0, "but only while publishing each commit at once would send more frames a "
+        "second than this (the room's update rate times its peers; 0: always)")
     busy_authors: int = _opt(
         16, "a room is busy when more authors than this made its last 64 updates")
     per_message_deflate: bool = _opt(False, "negotiate permessage-deflate on WebSockets")

@@ -88,7 +88,7 @@ class Room:
             output_cap=settings.run_output_bytes, limits=settings.limits(), last_run=last_run,
             max_stdin_bytes=settings.run_stdin_bytes,
             cadence=Cadence(settings.publish_window_ms / 1000, settings.busy_authors,
-                            min_batch=settings.publish_min_batch))
+                            fanout=settings.publish_fanout))
         self.idle_since: float | None = None
         self._pending: asyncio.Future[None] | None = None
         self._publish_timer: asyncio.Handle | None = None

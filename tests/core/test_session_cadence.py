@@ -106,11 +106,12 @@ def test_without_a_window_every_commit_is_published_at_once() -> None:
     assert [len(f["updates"]) for f in updates(peers[5])] == [1] * 5
 
 
-def test_with_min_batch_a_busy_room_waits_only_while_its_update_rate_fills_a_window() -> None:
-    # Window 10 ms, min_batch 2: a commit waits only while updates come at least every 5 ms.
+def test_with_a_fanout_budget_a_busy_room_waits_only_while_its_broadcasts_exceed_it() -> None:
+    # Window 10 ms, 6 peers, 1,200 frames a second: a commit waits only while updates come
+    # more often than every 5 ms (200 a second, 6 frames each).
     session: RoomSession[Peer] = RoomSession(
         INFO, Authority("", 0), max_peers=50, output_cap=8, limits=LIMITS,
-        cadence=Cadence(0.010, busy_authors=3, min_batch=2, smoothing=0.5))
+        cadence=Cadence(0.010, busy_authors=3, fanout=1200, smoothing=0.5))
     peers = join(session, 6)
     observer = peers[5]
 
@@ -144,10 +145,29 @@ def test_with_min_batch_a_busy_room_waits_only_while_its_update_rate_fills_a_win
     assert any(len(f["updates"]) > 1 for f in updates(observer))
 
 
+def test_the_same_update_rate_waits_in_a_room_with_more_peers() -> None:
+    # 125 updates a second: 6 peers make 750 frames a second, 13 make 1,625, over the budget.
+    delays = []
+    for count in (6, 13):
+        session: RoomSession[Peer] = RoomSession(
+            INFO, Authority("", 0), max_peers=50, output_cap=8, limits=LIMITS,
+            cadence=Cadence(0.010, busy_authors=3, fanout=1200, smoothing=1.0))
+        peers = join(session, count)
+        for i in range(6):
+            now = 1.0 + 0.008 * i
+            session.committed(push(session, peers[i % 5]), now)
+            delays.append(session.publish_delay(now))
+            deliver(session.publish(now))
+        assert session.busy
+        assert session.update_gap == pytest.approx(0.008)
+    assert delays[5] == 0
+    assert delays[11] == pytest.approx(0.002)  # the rest of the window since the last publish
+
+
 def test_a_group_commit_counts_each_of_its_updates_in_the_rate() -> None:
     session: RoomSession[Peer] = RoomSession(
         INFO, Authority("", 0), max_peers=50, output_cap=8, limits=LIMITS,
-        cadence=Cadence(0.010, busy_authors=1, min_batch=2, smoothing=1.0))
+        cadence=Cadence(0.010, busy_authors=1, fanout=1200, smoothing=1.0))
     peers = join(session, 4)
     session.committed(push(session, peers[0]), 1.0)
     assert session.update_gap == float("inf")  # no gap seen yet: never waits

@@ -339,8 +339,9 @@ def test_room_survives_an_app_restart(tmp_path: Path) -> None:
 def test_a_busy_room_sends_the_commits_of_one_window_as_one_code_update(
         make_client: ClientFactory) -> None:
     # Two authors make the room busy; the window is long enough that both later pushes are
-    # committed inside it even on a loaded machine.
-    client = make_client(busy_authors=1, publish_window_ms=1500)
+    # committed inside it even on a loaded machine; with no fan-out budget, every busy
+    # window waits.
+    client = make_client(busy_authors=1, publish_window_ms=1500, publish_fanout=0)
     room_id = new_room(client, "")
     with client.websocket_connect(f"/ws/{room_id}/a?name=A") as a, \
             client.websocket_connect(f"/ws/{room_id}/b?name=B") as b, \
