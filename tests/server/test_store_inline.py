@@ -14,18 +14,13 @@ from pathlib import Path
 import pytest
 
 from server import store as store_module
-from server.store import RoomRecord, Store, StoredUpdate
-
-STAMP = "2026-01-01T00:00:00.000Z"
-
-
-def record(room_id: str) -> RoomRecord:
-    return RoomRecord(room_id, "r", "python", 0, 0, STAMP, STAMP)
+from server.store import Store
+from tests.server.test_store import insert_at_end, record
 
 
 async def append(store: Store, version: int) -> None:
-    update = StoredUpdate(version, "c", [version - 1, [0, "x"]] if version > 1 else [[0, "x"]])
-    await store.append("r", [update], "x" * version, version, STAMP)
+    await store.append("r", [insert_at_end(version)], "x" * version, version,
+                       "2026-01-02T00:00:00.000Z")
 
 
 @pytest.fixture
