@@ -3,8 +3,9 @@
 The parent (`__main__`) sends commands over a pipe; each one is answered once:
 
 - `connect`: open every client's socket (client `index` to `ports[index % len(ports)]`: the
-  processes of one deployment round-robin), then wait until each sees its room complete (the
-  participant count its room will have), so the joins' broadcast storm is over before timing.
+  processes of one deployment round-robin), then wait until each of the worker's clients sees
+  its room complete (the participant count given), so the joins' broadcast storm is over before
+  timing. With `more`, it adds clients to the scenario's, to join them in a chosen order.
 - `run`: every author types `rate` edits a second from `t0` for `duration` seconds; answers with
   how many edits its authors made, in all and per room.
 - `drain`: wait until every client reached its room's final version; answers with latencies.
@@ -342,9 +343,10 @@ class Fleet:
                 editor.opened()
 
         kind = YEditor if self.protocol == "hocuspocus" else Editor
-        for index, room_id, client_id, author in clients:
-            self.editors.append(kind(self, index, room_id, client_id, author))
-        await asyncio.gather(*(one(e) for e in self.editors))
+        new = [kind(self, index, room_id, client_id, author)
+               for index, room_id, client_id, author in clients]
+        self.editors += new
+        await asyncio.gather(*(one(e) for e in new))
         return failed
 
     async def wait_reached(self, mode: str, want: dict[str, int], within_s: float) -> int:
@@ -401,9 +403,10 @@ async def serve(pipe: Connection) -> None:
         command: dict[str, Any] = await asyncio.to_thread(pipe.recv)
         name = command["cmd"]
         if name == "connect":
-            fleet = Fleet(command["host"], command["ports"], command["deflate"],
-                          command["base_length"], command.get("protocol", "pairpad"),
-                          command.get("workload", "line"), command.get("seed", 0))
+            if fleet is None or not command.get("more"):  # else: add to this scenario's
+                fleet = Fleet(command["host"], command["ports"], command["deflate"],
+                              command["base_length"], command.get("protocol", "pairpad"),
+                              command.get("workload", "line"), command.get("seed", 0))
             started = time.monotonic()
             failed = await fleet.connect(command["clients"])
             missing = await fleet.wait_reached("participants", command["participants"],

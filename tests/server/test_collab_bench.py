@@ -1,5 +1,6 @@
-"""The load generator's Pairpad authors (scripts/collab_bench/worker.py) read a `code_update`
-without decoding it; what they learn must be what the frame says, as the server encodes it."""
+"""The load generator of `scripts/bench_collab`: its Pairpad authors read a `code_update`
+without decoding it, and what they learn must be what the frame says as the server encodes it;
+its observers join at the same places of the room in every run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 import pytest
 
 from editor_core.session import Persist, Send
+from scripts.collab_bench.__main__ import join_phases
 from scripts.collab_bench.worker import Editor, Fleet
 from server.wire import encode
 from tests.core.test_session import insert, joined, make, push
@@ -59,3 +61,12 @@ def test_other_frames_are_still_decoded() -> None:
     editor = author(fleet, "ada")
     editor.on_message(encode({"type": "init", "version": 7, "participants": [{}, {}]}).encode())
     assert (editor.version, editor.participants) == (7, 2)
+
+
+def test_observers_join_alone_at_evenly_spread_places_among_the_authors() -> None:
+    authors, observers = list(range(8)), ["o1", "o2", "o3"]
+    assert join_phases(authors + observers, 8, 3) == [
+        [0, 1], ["o1"], [2, 3], ["o2"], [4, 5], ["o3"], [6, 7]]
+    order = [c for phase in join_phases([*range(250), "o1", "o2", "o3"], 250, 3) for c in phase]
+    assert [order.index(o) for o in ("o1", "o2", "o3")] == [62, 126, 189]
+    assert sorted(order[:62] + order[63:126] + order[127:189] + order[190:]) == list(range(250))
