@@ -90,7 +90,8 @@ class Room:
             cadence=Cadence(settings.publish_window_ms / 1000, settings.busy_authors,
                             fanout=settings.publish_fanout))
         self.idle_since: float | None = None
-        self._pending: asyncio.Future[None] | None = None
+        self._pending: asyncio.Future[None] | None = None  # the latest append's commit
+        self._pending_upto = 0  # the version it commits up to
         self._publish_timer: asyncio.Handle | None = None
         self._on_failure = on_failure
         self._runs: dict[str, asyncio.Task[None]] = {}
@@ -321,14 +322,17 @@ class Room:
                                effect.author or None, effect.updated_at,
                                *change_counts(u.changes))
                   for i, u in enumerate(effect.updates)]
-        future = self.services.store.append(self.room_id, stored, effect.text, effect.length,
-                                            effect.updated_at)
-        future.add_done_callback(partial(self._on_commit, base + len(stored)))
-        self._pending = future
+        upto = base + len(stored)
+        self._pending = self.services.store.append(self.room_id, stored, effect.text,
+                                                   effect.length, effect.updated_at,
+                                                   then=partial(self._on_commit, upto))
+        self._pending_upto = upto
         self.services.metrics.updates.inc(len(stored))
 
-    def _on_commit(self, upto: int, future: asyncio.Future[None]) -> None:
-        error = CancelledError() if future.cancelled() else future.exception()
+    def _on_commit(self, upto: int, error: BaseException | None) -> None:
+        """In the store writer's step, as soon as the commit is known: publishing here rather
+        than in a callback of its future saves one event-loop turn, which in a busy room is
+        another broadcast's worth of waiting (docs/performance-collab.md "Lever 5")."""
         if error is not None:
             if isinstance(error, Fenced):  # another process owns the room now
                 self.fail(CloseCode.SERVICE_RESTART, "the room moved to another process")
@@ -338,11 +342,11 @@ class Room:
         loop = asyncio.get_running_loop()
         self.session.committed(upto, loop.time())
         latest = self._pending
-        if self._publish_timer is not None or (latest is not future and latest is not None
+        if self._publish_timer is not None or (self._pending_upto > upto and latest is not None
                                                and latest.done()):
             return  # a publish is due, or a later append of this commit publishes them all
-        # Now, in this callback: one loop turn sooner than a `call_soon`. In a busy room,
-        # after the commits of the rest of its window.
+        # Now: one loop turn sooner than a `call_soon`. In a busy room, after the commits of
+        # the rest of its window.
         delay = self.session.publish_delay(loop.time())
         if delay > 0:
             self._publish_timer = loop.call_later(delay, self._publish)

@@ -201,7 +201,8 @@ class RoomStore(Protocol):
     SQLite implementation, `server.pgstore.PostgresStore` the multi-process one."""
 
     def append(self, room_id: str, updates: Sequence[StoredUpdate], text: str,
-               code_length: int, updated_at: str) -> asyncio.Future[None]: ...
+               code_length: int, updated_at: str, then: Committed | None = None,
+               ) -> asyncio.Future[None]: ...
 
     async def claim(self, room_id: str) -> int: ...
 
@@ -250,6 +251,11 @@ class Write:
     params: Sequence[Any]
 
 
+# Told a commit's outcome (None: committed) in the writer's own step, a loop turn before the
+# callbacks of its future run.
+Committed = Callable[[BaseException | None], None]
+
+
 @dataclass(eq=False)
 class Pending:
     """One caller's writes, committed together or not at all, and the future it awaits."""
@@ -257,6 +263,7 @@ class Pending:
     future: asyncio.Future[None]
     fence: tuple[str, int] | None = None  # (room, epoch): write only while the room has it
     creates: str | None = None  # the room these writes create
+    then: Committed | None = None
 
 
 # A query: (sql with ? placeholders, *params) → rows.
@@ -305,9 +312,10 @@ class SqlStore:
     # -- writes ------------------------------------------------------------------------------
 
     def _submit(self, writes: list[Write], fence: tuple[str, int] | None = None,
-                creates: str | None = None) -> asyncio.Future[None]:
+                creates: str | None = None, then: Committed | None = None,
+                ) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(Pending(writes, future, fence, creates))
+        self._queue.put_nowait(Pending(writes, future, fence, creates, then))
         return future
 
     async def flush(self) -> None:
@@ -327,24 +335,35 @@ class SqlStore:
                                 exc.message)
                 else:
                     log.exception("event=store.commit_failed writes=%d", len(batch))
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
+                self._answer(batch, dict.fromkeys(batch, exc))
                 continue
             self.commits += 1
             log.debug("event=store.commit writes=%d refused=%d ms=%.2f", len(batch),
                       len(refused), (time.perf_counter() - started) * 1000)
-            for pending in batch:
-                if pending.future.done():
-                    continue
-                if pending in refused:
-                    pending.future.set_exception(refused[pending])
-                else:
-                    pending.future.set_result(None)
+            self._answer(batch, refused)
             try:
                 await self._after_commit()
             except Exception:  # upkeep may fail; the writer must not
                 log.exception("event=store.upkeep_failed")
+
+    @staticmethod
+    def _answer(batch: list[Pending], errors: dict[Pending, Exception]) -> None:
+        """Settle every future of a commit, then tell each `then`: a room that publishes on
+        its commit finds the later appends of the same commit settled, and leaves the
+        publish to the last one."""
+        for pending in batch:
+            if not pending.future.done():
+                error = errors.get(pending)
+                if error is None:
+                    pending.future.set_result(None)
+                else:
+                    pending.future.set_exception(error)
+        for pending in batch:
+            if pending.then is not None:
+                try:
+                    pending.then(errors.get(pending))
+                except Exception:  # a caller's failure is not the writer's
+                    log.exception("event=store.then_failed")
 
     def _fence(self, room_id: str) -> tuple[str, int] | None:
         """The epoch an append of this store must find on the room (None: not checked)."""
@@ -366,9 +385,10 @@ class SqlStore:
         ], creates=record.room_id)
 
     def append(self, room_id: str, updates: Sequence[StoredUpdate], text: str, code_length: int,
-               updated_at: str) -> asyncio.Future[None]:
+               updated_at: str, then: Committed | None = None) -> asyncio.Future[None]:
         """Queue accepted updates (and a keyframe when due); the future resolves on commit, or
         fails with `Fenced` when another process claimed the room since this store did.
+        `then`, if given, hears the same outcome one event-loop turn sooner (`Committed`).
 
         `text` is the document after the last update. Keyframes bound what loading replays to
         `keyframe_interval` updates, and seeking any version of the history too: all of them
@@ -407,7 +427,7 @@ class SqlStore:
                       " MAX(version) FROM keyframes WHERE room_id = ? AND version <= ?)",
                       (room_id, room_id, version - self._history)),
             ]
-        return self._submit(writes, fence=self._fence(room_id))
+        return self._submit(writes, fence=self._fence(room_id), then=then)
 
     async def save_run(self, room_id: str, run_id: str, finished_at: str,
                        result: dict[str, Any]) -> None:

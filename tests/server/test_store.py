@@ -80,6 +80,53 @@ async def test_writes_queued_together_commit_as_one_transaction(make_store: Stor
     assert loaded.updates[1].changes == [1, [0, "x"]]
 
 
+async def test_then_hears_each_commit_before_the_callbacks_of_its_future(
+        make_store: StoreFactory) -> None:
+    store = await make_store()
+    await store.create_room(record("r"), "")
+    heard: list[tuple[str, object]] = []
+    in_writer: list[bool] = []
+
+    def then(name: str) -> Callable[[BaseException | None], None]:
+        def told(error: BaseException | None) -> None:
+            heard.append((name, type(error) if error else None))
+            in_writer.append(asyncio.current_task() is not None)  # not a loop callback
+        return told
+
+    first = store.append("r", [insert_at_end(1)], "x", 1, "2026-01-02T00:00:00.000Z",
+                         then=then("first"))
+    first.add_done_callback(lambda _: heard.append(("first's future", None)))
+    await first
+    assert heard == [("first", None), ("first's future", None)]
+    assert in_writer == [True]  # told in the writer's step, a loop turn before the callback
+    # The same version again: the commit fails, and `then` hears why.
+    again = store.append("r", [StoredUpdate(1, "other", [[0, "y"]])], "y", 1,
+                         "2026-01-02T00:00:00.000Z", then=then("again"))
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
+        await again
+    assert heard[2][0] == "again"
+    assert heard[2][1] in (sqlite3.IntegrityError, asyncpg.UniqueViolationError)
+    assert in_writer == [True, True]
+
+
+async def test_a_then_that_raises_leaves_the_writer_running(make_store: StoreFactory,
+                                                            caplog: pytest.LogCaptureFixture
+                                                            ) -> None:
+    store = await make_store()
+    await store.create_room(record("r"), "")
+
+    def broken(error: BaseException | None) -> None:
+        raise RuntimeError("the caller's bug")
+
+    await store.append("r", [insert_at_end(1)], "x", 1, "2026-01-02T00:00:00.000Z",
+                       then=broken)
+    await store.append("r", [insert_at_end(2)], "xx", 2, "2026-01-02T00:00:01.000Z")
+    loaded = await store.load_room("r")
+    assert loaded is not None
+    assert loaded.record.version == 2
+    assert "event=store.then_failed" in caplog.text
+
+
 async def test_keyframes_bound_the_replay_and_prune_old_updates(make_store: StoreFactory
                                                                 ) -> None:
     store = await make_store(keyframe_interval=4, history=3)
