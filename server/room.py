@@ -91,7 +91,6 @@ class Room:
                             fanout=settings.publish_fanout))
         self.idle_since: float | None = None
         self._pending: asyncio.Future[None] | None = None  # the latest append's commit
-        self._pending_upto = 0  # the version it commits up to
         self._publish_timer: asyncio.Handle | None = None
         self._on_failure = on_failure
         self._runs: dict[str, asyncio.Task[None]] = {}
@@ -322,11 +321,9 @@ class Room:
                                effect.author or None, effect.updated_at,
                                *change_counts(u.changes))
                   for i, u in enumerate(effect.updates)]
-        upto = base + len(stored)
-        self._pending = self.services.store.append(self.room_id, stored, effect.text,
-                                                   effect.length, effect.updated_at,
-                                                   then=partial(self._on_commit, upto))
-        self._pending_upto = upto
+        self._pending = self.services.store.append(
+            self.room_id, stored, effect.text, effect.length, effect.updated_at,
+            then=partial(self._on_commit, base + len(stored)))
         self.services.metrics.updates.inc(len(stored))
 
     def _on_commit(self, upto: int, error: BaseException | None) -> None:
@@ -341,9 +338,11 @@ class Room:
             return
         loop = asyncio.get_running_loop()
         self.session.committed(upto, loop.time())
+        # Every accepted update is appended at once, so the latest append ends at the
+        # authority's version.
         latest = self._pending
-        if self._publish_timer is not None or (self._pending_upto > upto and latest is not None
-                                               and latest.done()):
+        if self._publish_timer is not None or (self.session.authority.version > upto
+                                               and latest is not None and latest.done()):
             return  # a publish is due, or a later append of this commit publishes them all
         # Now: one loop turn sooner than a `call_soon`. In a busy room, after the commits of
         # the rest of its window.
